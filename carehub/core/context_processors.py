@@ -8,7 +8,7 @@ from django.urls import reverse
 from carehub.accounts.choices import Role
 
 NAV: dict[str, list[tuple[str, str]]] = {
-    Role.PATIENT: [("My record", "patients:me"), ("Who viewed my record", "patients:my_access_log")],
+    Role.PATIENT: [("My record", "patients:me"), ("Who viewed my record", "audit:my_access")],
     Role.DOCTOR: [("My patients", "patients:my_patients"), ("Find a patient", "patients:list"),
                   ("My profile", "directory:my_profile")],
     Role.NURSE: [("My patients", "patients:my_patients"), ("Find a patient", "patients:list")],
