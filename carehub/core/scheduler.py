@@ -25,7 +25,16 @@ def _heartbeat() -> object:
     return worker_heartbeat.enqueue()
 
 
-SCHEDULE: list[Periodic] = [Periodic("core.worker_heartbeat", 15, _heartbeat)]
+def _prune() -> object:
+    from carehub.core.tasks import scheduled_runs_prune
+
+    return scheduled_runs_prune.enqueue()
+
+
+SCHEDULE: list[Periodic] = [
+    Periodic("core.worker_heartbeat", 15, _heartbeat),
+    Periodic("core.scheduled_runs_prune", 3600, _prune),
+]
 
 
 def register(periodic: Periodic) -> None:

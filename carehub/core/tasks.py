@@ -12,3 +12,14 @@ def worker_heartbeat() -> str:
     WorkerHeartbeat.objects.update_or_create(name="default", defaults={"last_seen": timezone.now()})
     return "ok"
 
+
+
+@task()
+def scheduled_runs_prune() -> int:
+    """Forget scheduler bookkeeping older than a day (it only guards against double enqueues)."""
+    from datetime import timedelta
+
+    from carehub.core.models import ScheduledRun
+
+    deleted, _ = ScheduledRun.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
+    return deleted
