@@ -61,11 +61,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the accounts middlewares below: they add flash messages when they redirect.
+    "django.contrib.messages.middleware.MessageMiddleware",
     "carehub.accounts.middleware.SessionLifetimeMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "carehub.accounts.middleware.StaffMfaRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -197,7 +198,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API of CareHub. Errors are RFC 7807 problem JSON.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui/",
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": "/static/favicon.svg",
 }
 
@@ -237,11 +238,12 @@ CAREHUB_KEY_FILE = Path(os.environ.get("CAREHUB_KEY_FILE", VAR_DIR / "keys" / "c
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
-    ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
-    ("vendor/swagger-ui", BASE_DIR / "node_modules" / "swagger-ui-dist"),
+STATICFILES_DIRS = [BASE_DIR / "static"]
+NODE_MODULES_DIR = BASE_DIR / "node_modules"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "carehub.core.staticfiles.NpmFinder",
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
