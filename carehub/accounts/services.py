@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from carehub.accounts.models import User
@@ -20,15 +23,33 @@ def user_is_locked(*, user: User) -> bool:
     return user.locked_until is not None and user.locked_until > timezone.now()
 
 
+def _unknown_key(email: str, what: str) -> str:
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"carehub:login:{what}:{digest}"
+
+
+def login_is_locked(*, email: str) -> bool:
+    """Whether sign-in with `email` is refused for now. Addresses without an account "lock"
+    exactly like real ones (in the cache), so the lockout message reveals nothing."""
+    user = User.objects.filter(email__iexact=(email or "").strip()).first()
+    if user is not None:
+        return user_is_locked(user=user)
+    return bool(email) and cache.get(_unknown_key(email, "locked")) is not None
+
+
 @transaction.atomic
 def login_failure_record(*, email: str) -> None:
     """Count a failed sign-in; lock the account for LOGIN_LOCKOUT_MINUTES at the threshold."""
-    user = User.objects.select_for_update().filter(email__iexact=email.strip()).first()
+    email = (email or "").strip()
+    user = User.objects.select_for_update().filter(email__iexact=email).first()
     if user is None:
+        _unknown_failure_record(email)
         audit.event_record(actor=None, name="user.login_failed", data={"known_account": False})
         return
     user.failed_logins += 1
-    locked_now = user.failed_logins >= settings.LOGIN_LOCKOUT_THRESHOLD and not user_is_locked(user=user)
+    locked_now = user.failed_logins >= settings.LOGIN_LOCKOUT_THRESHOLD and not user_is_locked(
+        user=user
+    )
     if locked_now:
         user.locked_until = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
         user.failed_logins = 0
@@ -38,6 +59,21 @@ def login_failure_record(*, email: str) -> None:
         audit.event_record(actor=None, name="user.locked_out", obj=user, priority=Priority.HIGH)
 
 
+def _unknown_failure_record(email: str) -> None:
+    if not email:
+        return
+    count_key = _unknown_key(email, "failures")
+    cache.add(count_key, 0, timeout=24 * 3600)
+    try:
+        failures = cache.incr(count_key)
+    except ValueError:  # expired between add and incr
+        cache.set(count_key, 1, timeout=24 * 3600)
+        failures = 1
+    if failures >= settings.LOGIN_LOCKOUT_THRESHOLD:
+        cache.set(_unknown_key(email, "locked"), 1, timeout=settings.LOGIN_LOCKOUT_MINUTES * 60)
+        cache.delete(count_key)
+
+
 @transaction.atomic
 def login_success_record(*, user: AbstractBaseUser, method: str) -> None:
     """Reset the failure count and record the sign-in."""
@@ -45,17 +81,51 @@ def login_success_record(*, user: AbstractBaseUser, method: str) -> None:
     audit.event_record(actor=user, name="user.logged_in", obj=user, data={"method": method})
 
 
-def sessions_end(*, user: User) -> int:
-    """End every browser session of `user` (tracked by allauth.usersessions)."""
+def sessions_end(*, user: User, keep_session_key: str | None = None) -> int:
+    """End every browser session of `user` (tracked by allauth.usersessions), except
+    `keep_session_key` (the session that asked for it)."""
     from allauth.usersessions.models import UserSession
 
     ended = 0
     for user_session in UserSession.objects.filter(user=user):
+        if keep_session_key and user_session.session_key == keep_session_key:
+            continue
         user_session.end()
         ended += 1
     # Any session not tracked there dies anyway: the session auth hash includes auth_epoch
     # (User.get_session_auth_hash), and inactive users are rejected by the auth backend.
     return ended
+
+
+def auth_epoch_bump(*, user: User) -> int:
+    """Revoke every API token (and, through the session hash, every session) of `user`.
+    Updates `user` in place so a session re-keyed with it afterwards stays valid."""
+    User.objects.filter(pk=user.pk).update(auth_epoch=F("auth_epoch") + 1)
+    user.auth_epoch = User.objects.values_list("auth_epoch", flat=True).get(pk=user.pk)
+    return user.auth_epoch
+
+
+@transaction.atomic
+def password_reset_complete(*, request, user: User) -> None:
+    """After a password reset: the old password may be known to someone else, so revoke every
+    API token and every other session, and lift a lockout (the person proved they own the
+    address). If the person is signed in here, this session stays valid."""
+    from allauth.usersessions.models import UserSession
+    from django.contrib.auth import update_session_auth_hash
+
+    auth_epoch_bump(user=user)
+    User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
+    user.failed_logins, user.locked_until = 0, None
+    current = getattr(request, "user", None)
+    if current is not None and current.is_authenticated and current.pk == user.pk:
+        old_key = request.session.session_key
+        sessions_end(user=user, keep_session_key=old_key)
+        update_session_auth_hash(request, user)  # new key, hash of the new password and epoch
+        UserSession.objects.filter(session_key=old_key).delete()
+        UserSession.objects.create_from_request(request)
+    else:
+        sessions_end(user=user)
+    audit.event_record(actor=user, name="user.password_reset", obj=user)
 
 
 @transaction.atomic
@@ -70,8 +140,13 @@ def user_deactivate(*, actor: User, user: User, reason: str = "") -> User:
     user.auth_epoch += 1
     user.save(update_fields=["is_active", "auth_epoch"])
     sessions_end(user=user)
-    audit.event_record(actor=actor, name="user.deactivated", obj=user, priority=Priority.HIGH,
-                       data={"reason": reason[:500]})
+    audit.event_record(
+        actor=actor,
+        name="user.deactivated",
+        obj=user,
+        priority=Priority.HIGH,
+        data={"reason": reason[:500]},
+    )
     return user
 
 

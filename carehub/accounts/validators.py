@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 STAFF_MIN_LENGTH = 12
 PATIENT_MIN_LENGTH = 8
@@ -9,6 +10,9 @@ class RoleMinimumLengthValidator:
     """At least 12 characters for staff accounts, 8 for patients (NIST SP 800-63B)."""
 
     def _minimum(self, user) -> int:
+        # Without a user to look at, apply the stricter rule (deny by default).
+        if user is None:
+            return STAFF_MIN_LENGTH
         return STAFF_MIN_LENGTH if getattr(user, "is_staff_member", False) else PATIENT_MIN_LENGTH
 
     def validate(self, password: str, user=None) -> None:
@@ -26,5 +30,6 @@ class RoleMinimumLengthValidator:
 
     def get_help_text(self) -> str:
         return _(
-            "Your password must contain at least %(patient)d characters (%(staff)d for staff accounts)."
+            "Your password must contain at least %(patient)d characters "
+            "(%(staff)d for staff accounts)."
         ) % {"patient": PATIENT_MIN_LENGTH, "staff": STAFF_MIN_LENGTH}

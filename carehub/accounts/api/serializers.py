@@ -4,8 +4,12 @@ from rest_framework import serializers
 class TokenObtainSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=254, help_text="The account's email address")
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    otp = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                help_text="TOTP or recovery code; required for staff")
+    otp = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="TOTP or recovery code; required for staff",
+    )
 
 
 class TokenRefreshSerializer(serializers.Serializer):

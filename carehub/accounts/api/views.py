@@ -13,13 +13,16 @@ class TokenThrottle(AnonRateThrottle):
 
 
 class TokenObtainView(APIView):
-    """Exchange email, password and (for staff) a one-time code for JWT access and refresh tokens."""
+    """Exchange email, password and (for staff) a one-time code for JWT access and refresh
+    tokens."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [TokenThrottle]
 
-    @extend_schema(request=serializers.TokenObtainSerializer, responses={200: serializers.TokenPairSerializer})
+    @extend_schema(
+        request=serializers.TokenObtainSerializer, responses={200: serializers.TokenPairSerializer}
+    )
     def post(self, request):
         s = serializers.TokenObtainSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -34,7 +37,9 @@ class TokenRefreshView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [TokenThrottle]
 
-    @extend_schema(request=serializers.TokenRefreshSerializer, responses={200: serializers.TokenPairSerializer})
+    @extend_schema(
+        request=serializers.TokenRefreshSerializer, responses={200: serializers.TokenPairSerializer}
+    )
     def post(self, request):
         s = serializers.TokenRefreshSerializer(data=request.data)
         s.is_valid(raise_exception=True)
