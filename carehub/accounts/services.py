@@ -168,3 +168,153 @@ def user_has_mfa(*, user: User) -> bool:
     from allauth.mfa.models import Authenticator
 
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+# --- Staff invitations and unlocking (administrator pages, practitioner onboarding) ---------
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DUPLICATE_EMAIL_MESSAGE = "An account with this email address already exists."
+
+
+def _require_admin(actor: User, message: str) -> None:
+    from carehub.accounts.choices import Role
+
+    if not getattr(actor, "is_authenticated", False) or actor.role != Role.CLINIC_ADMIN:
+        raise Forbidden(message)
+
+
+@transaction.atomic
+def user_invite(*, actor: User, email: str, first_name: str, last_name: str, role: str) -> User:
+    """Create a staff account that can only be entered through its invitation link: an
+    unusable password and a verified address (receiving the invitation proves the address)."""
+    from allauth.account.models import EmailAddress
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+    from django.db import IntegrityError
+
+    from carehub.accounts.choices import STAFF_ROLES
+    from carehub.core.exceptions import ValidationFailed
+
+    _require_admin(actor, "Only an administrator can create staff accounts.")
+    email = (email or "").strip().lower()
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = ["Enter a valid email address."]
+    if role not in STAFF_ROLES:
+        errors["role"] = ["Choose a staff role."]
+    for name, value in (("first_name", first_name), ("last_name", last_name)):
+        if not (value or "").strip():
+            errors[name] = ["This field is required."]
+    if "email" not in errors and (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    ):
+        errors["email"] = [DUPLICATE_EMAIL_MESSAGE]
+    if errors:
+        raise ValidationFailed("Some details are not valid.", field_errors=errors)
+    try:
+        # A savepoint, so a concurrent invitation for the same address becomes a field error
+        # instead of a broken transaction.
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email,
+                password=None,
+                first_name=first_name.strip(),
+                last_name=last_name.strip(),
+                role=role,
+            )
+            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    except IntegrityError as exc:
+        raise ValidationFailed(
+            "Some details are not valid.", field_errors={"email": [DUPLICATE_EMAIL_MESSAGE]}
+        ) from exc
+    audit.event_record(actor=actor, name="user.invited", obj=user, data={"role": role})
+    return user
+
+
+def password_set_url(*, user: User, base_url: str = "") -> str:
+    """Absolute link to allauth's set-password page for `user`; it stops working once the
+    password changes or the user signs in (allauth's password-reset token)."""
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+    from django.urls import reverse
+
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={
+            "uidb36": user_pk_to_url_str(user),
+            "key": default_token_generator.make_token(user),
+        },
+    )
+    return (base_url or DEFAULT_BASE_URL).rstrip("/") + path
+
+
+@transaction.atomic
+def user_unlock(*, actor: User, user: User) -> User:
+    """Lift a sign-in lockout early (after the administrator has checked with the person)."""
+    if not policies.apply(User.objects.filter(pk=user.pk), actor, "deactivate").exists():
+        raise Forbidden("You may not unlock this account.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    was_locked = user_is_locked(user=user)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.save(update_fields=["failed_logins", "locked_until"])
+    audit.event_record(actor=actor, name="user.unlocked", obj=user, data={"was_locked": was_locked})
+    return user
+
+
+@transaction.atomic
+def user_name_update(*, actor: User, user: User, first_name: str, last_name: str) -> User:
+    """Correct the name shown for an account (the audit change row keeps the old one)."""
+    from carehub.core.exceptions import ValidationFailed
+
+    if not policies.apply(User.objects.filter(pk=user.pk), actor, "change").exists():
+        raise Forbidden("You may not change this account.")
+    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    if not first_name or not last_name:
+        raise ValidationFailed(
+            "Give a first and last name.",
+            field_errors={k: ["This field is required."] for k, v in
+                          (("first_name", first_name), ("last_name", last_name)) if not v},
+        )
+    user = User.objects.select_for_update().get(pk=user.pk)
+    user.first_name, user.last_name = first_name[:150], last_name[:150]
+    user.save(update_fields=["first_name", "last_name"])
+    return user
+
+
+@transaction.atomic
+def user_provision(
+    *,
+    actor: User | None,
+    email: str,
+    first_name: str,
+    last_name: str,
+    role: str,
+    password: str | None,
+) -> User:
+    """Create an account with a verified address: for installers and demo data (`actor=None` is
+    the system, as in a management command) or an administrator. `password=None` leaves it
+    unusable until set."""
+    from allauth.account.models import EmailAddress
+
+    from carehub.core.exceptions import ValidationFailed
+
+    if actor is not None:
+        _require_admin(actor, "Only an administrator can create accounts.")
+    email = (email or "").strip().lower()
+    if (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    ):
+        raise ValidationFailed(
+            "Some details are not valid.", field_errors={"email": [DUPLICATE_EMAIL_MESSAGE]}
+        )
+    user = User.objects.create_user(
+        email, password=password, first_name=first_name, last_name=last_name, role=role
+    )
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    audit.event_record(actor=actor, name="user.provisioned", obj=user, data={"role": role})
+    return user

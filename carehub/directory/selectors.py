@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import uuid
 
+from django.db.models import Q, QuerySet
+
+from carehub.core.exceptions import NotFound
 from carehub.directory.models import Practitioner, Site, Specialty
 
 
@@ -15,7 +18,21 @@ def specialty_choices() -> QuerySet[Specialty]:
     return Specialty.objects.order_by("label")
 
 
-def practitioner_list(*, actor, specialty: str = "", site=None, search: str = "") -> QuerySet[Practitioner]:
+def site_list(*, actor, action: str = "view") -> QuerySet[Site]:
+    """Sites `actor` may `action`, by name."""
+    return Site.objects.restrict(actor, action).order_by("name")
+
+
+def site_get(*, actor, public_id: uuid.UUID | str, action: str = "view") -> Site:
+    try:
+        return Site.objects.restrict(actor, action).get(public_id=uuid.UUID(str(public_id)))
+    except (ValueError, Site.DoesNotExist) as exc:
+        raise NotFound("No such site.") from exc
+
+
+def practitioner_list(
+    *, actor, specialty: str = "", site=None, search: str = ""
+) -> QuerySet[Practitioner]:
     qs = (
         Practitioner.objects.restrict(actor, "view")
         .select_related("user")
@@ -25,9 +42,22 @@ def practitioner_list(*, actor, specialty: str = "", site=None, search: str = ""
         qs = qs.filter(specialties__code=specialty)
     if site is not None:
         qs = qs.filter(sites=site)
-    if search:
-        qs = qs.filter(user__last_name__icontains=search) | qs.filter(user__first_name__icontains=search)
+    for word in (search or "").split():
+        qs = qs.filter(Q(user__last_name__icontains=word) | Q(user__first_name__icontains=word))
     return qs.distinct()
+
+
+def practitioner_get(*, actor, public_id: uuid.UUID | str, action: str = "view") -> Practitioner:
+    """One practitioner `actor` may `action`, or NotFound."""
+    try:
+        return (
+            Practitioner.objects.restrict(actor, action)
+            .select_related("user")
+            .prefetch_related("specialties", "sites", "departments")
+            .get(public_id=uuid.UUID(str(public_id)))
+        )
+    except (ValueError, Practitioner.DoesNotExist) as exc:
+        raise NotFound("No such practitioner.") from exc
 
 
 def practitioner_of_user(*, user) -> Practitioner | None:
