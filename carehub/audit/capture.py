@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from carehub.audit.choices import ChangeAction
@@ -72,8 +73,15 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
             data[f.attname] = _digest(f.attname, value) if value else value
         elif value is None or isinstance(value, (str, int, bool, float, list, dict)):
             data[f.attname] = value
+        elif isinstance(value, FieldFile):
+            data[f.attname] = value.name or ""  # the stored file's name, not the file object
+        elif isinstance(value, (bytes, memoryview)):
+            data[f.attname] = bytes(value).hex()  # BinaryField: bytes on SQLite, memoryview on PG
         else:
-            data[f.attname] = encoder.default(value) if not isinstance(value, memoryview) else value.hex()
+            try:
+                data[f.attname] = encoder.default(value)
+            except TypeError:
+                data[f.attname] = f.value_to_string(obj)
     return data
 
 

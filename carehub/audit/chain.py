@@ -41,7 +41,7 @@ def _lock(model: type[ChainedRecord]) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
-def append(records: list[ChainedRecord]) -> list[ChainedRecord]:
+def append[R: ChainedRecord](records: list[R]) -> list[R]:
     """Number, link and insert `records` (all of one model) at the end of their chain."""
     if not records:
         return records
@@ -72,11 +72,25 @@ class ChainProblem:
     problem: str
 
 
-def verify(model: type[ChainedRecord], batch: int = 5000) -> Iterator[ChainProblem]:
-    """Yield every break in `model`'s chain: altered rows, removed rows, reordered rows."""
+def head(model: type[ChainedRecord]) -> tuple[int, str]:
+    """(seq, hash) of the last row of `model`'s chain, (0, GENESIS) when it is empty."""
+    last = model.objects.order_by("-seq").values_list("seq", "hash").first()
+    return last if last else (0, GENESIS)
+
+
+def verify(
+    model: type[ChainedRecord], batch: int = 5000, upto: int | None = None
+) -> Iterator[ChainProblem]:
+    """Yield every break in `model`'s chain: altered rows, removed rows, reordered rows.
+
+    `upto` stops at that seq, so rows appended while verifying do not change what was checked.
+    Removing rows from the end leaves a valid, shorter chain: only a head recorded elsewhere
+    (see `head`) reveals that."""
     table = model._meta.db_table
     expected_seq, prev = 1, GENESIS
     qs = model.objects.order_by("seq")
+    if upto is not None:
+        qs = qs.filter(seq__lte=upto)
     last_seq = 0
     while True:
         chunk = list(qs.filter(seq__gt=last_seq)[:batch])

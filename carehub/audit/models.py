@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from carehub.audit.choices import AccessCategory, ChangeAction, Channel, Priority, Purpose
+from carehub.core.models import RestrictedManager
 
 
 class ChainedRecord(models.Model):
@@ -23,6 +24,9 @@ class ChainedRecord(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SYSTEM)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False)
+
+    # `restrict(actor, "view")` applies the rules in audit/policies.py (auditors, own record).
+    objects = RestrictedManager()
 
     # Fields covered by the chain hash, in order; subclasses extend it.
     CHAINED_FIELDS: tuple[str, ...] = (
