@@ -12,8 +12,6 @@ from carehub.accounts.choices import Role
 from carehub.accounts.models import User
 from carehub.core.exceptions import Forbidden, NotFound
 
-ACCOUNT_EVENT_PREFIX = "user."
-
 
 def _require_admin(actor: Any) -> None:
     if (
@@ -70,17 +68,10 @@ def account_security_events(*, actor: User, limit: int = 10) -> list:
     must act on them (unlock, deactivate, check with the person). So this selector, and only
     this one, opens that narrow slice to administrators: `user.*` events of high priority,
     never an event tied to a patient record, and never the PHI access log."""
-    from carehub.audit.choices import Priority
-    from carehub.audit.models import Event
+    from carehub.audit import selectors as audit
 
     _require_admin(actor)
-    return list(
-        Event.objects.filter(
-            name__startswith=ACCOUNT_EVENT_PREFIX, priority=Priority.HIGH, patient_id__isnull=True
-        )
-        .only("seq", "at", "name", "actor_label", "object_id", "data")
-        .order_by("-seq")[:limit]
-    )
+    return audit.account_security_event_list(limit=limit)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
