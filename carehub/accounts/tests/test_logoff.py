@@ -4,6 +4,7 @@ ends at once: deactivation and password reset."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -22,6 +23,17 @@ from carehub.accounts.tests.factories import TEST_PASSWORD, make_user, totp_code
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "violet-lantern-2208"
+
+
+@pytest.fixture(autouse=True)
+def _start_of_a_totp_period():
+    """TOTP codes change every 30 s: each test starts at the beginning of a period, so a code
+    the test computes is still current when the server checks it (no flaky boundary)."""
+    from allauth.mfa import app_settings
+
+    now = time.time()
+    with time_machine.travel(now - now % app_settings.TOTP_PERIOD + 0.2, tick=True):
+        yield
 
 
 def sign_in(client, user, password=TEST_PASSWORD) -> None:

@@ -4,8 +4,10 @@ optional for patients, secrets encrypted at rest, wrong codes counted towards th
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+import time_machine
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.urls import reverse
@@ -18,6 +20,17 @@ from carehub.core import crypto
 
 pytestmark = pytest.mark.django_db
 STAFF_ROLES = [r for r in Role if r != Role.PATIENT]
+
+
+@pytest.fixture(autouse=True)
+def _start_of_a_totp_period():
+    """TOTP codes change every 30 s: each test starts at the beginning of a period, so a code
+    the test computes is still current when the server checks it (no flaky boundary)."""
+    from allauth.mfa import app_settings
+
+    now = time.time()
+    with time_machine.travel(now - now % app_settings.TOTP_PERIOD + 0.2, tick=True):
+        yield
 
 
 def password_step(client, user, password=TEST_PASSWORD):

@@ -3,6 +3,7 @@ endpoint (one counter for both), and a login page that says clearly what happene
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,17 @@ from carehub.audit.models import Event
 
 pytestmark = pytest.mark.django_db
 THRESHOLD = 3
+
+
+@pytest.fixture(autouse=True)
+def _start_of_a_totp_period():
+    """TOTP codes change every 30 s: each test starts at the beginning of a period, so a code
+    the test computes is still current when the server checks it (no flaky boundary)."""
+    from allauth.mfa import app_settings
+
+    now = time.time()
+    with time_machine.travel(now - now % app_settings.TOTP_PERIOD + 0.2, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from collections import Counter
 from io import StringIO
 
 import pytest
+import time_machine
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
@@ -25,6 +27,17 @@ from carehub.patients.tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 NATIONAL_ID = "patients.patient.national_id"
+
+
+@pytest.fixture(autouse=True)
+def _start_of_a_totp_period():
+    """TOTP codes change every 30 s: each test starts at the beginning of a period, so a code
+    the test computes is still current when the server checks it (no flaky boundary)."""
+    from allauth.mfa import app_settings
+
+    now = time.time()
+    with time_machine.travel(now - now % app_settings.TOTP_PERIOD + 0.2, tick=True):
+        yield
 
 
 @pytest.fixture
