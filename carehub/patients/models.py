@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import global_settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from carehub.core.fields import EncryptedTextField
-from carehub.core.models import PublicModel, TimeStampedModel
+from carehub.core.models import PublicModel, RestrictedManager, TimeStampedModel
 from carehub.patients.choices import (
     ConsentKind,
     ContactChannel,
@@ -63,12 +64,22 @@ class Patient(PublicModel):
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
 
+    @property
+    def preferred_language_display(self) -> str:
+        """'fr' -> 'French' (the code itself when Django does not know it)."""
+        return str(
+            dict(global_settings.LANGUAGES).get(self.preferred_language, self.preferred_language)
+        )
+
 
 class MrnSequence(models.Model):
     """The next medical record number of a site; the row is locked while a number is taken."""
 
     site = models.OneToOneField("directory.Site", on_delete=models.CASCADE, related_name="+")
     next_value = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"next MRN {self.next_value} of site {self.site_id}"
 
 
 class Consent(TimeStampedModel):
@@ -77,10 +88,17 @@ class Consent(TimeStampedModel):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
     kind = models.CharField(max_length=20, choices=ConsentKind.choices)
     granted = models.BooleanField()
-    recorded_by = models.ForeignKey("accounts.User", null=True, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    # `Consent.objects.restrict(actor, action)`: the rule is in policies.py (through the patient).
+    objects = RestrictedManager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["patient", "kind"], name="consent_one_per_kind")]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "kind"], name="consent_one_per_kind")
+        ]
 
 
 class CareRelationship(PublicModel):
@@ -89,11 +107,15 @@ class CareRelationship(PublicModel):
     practitioner = models.ForeignKey(
         "directory.Practitioner", on_delete=models.PROTECT, related_name="care_relationships"
     )
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="care_relationships")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="care_relationships"
+    )
     source = models.CharField(max_length=20, choices=RelationshipSource.choices)
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -108,8 +130,12 @@ class CareRelationship(PublicModel):
 class BreakGlassGrant(PublicModel):
     """Emergency access by a clinician without a care relationship, limited in time."""
 
-    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="break_glass_grants")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="break_glass_grants")
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="break_glass_grants"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="break_glass_grants"
+    )
     reason = models.TextField()
     expires_at = models.DateTimeField()
 
@@ -124,12 +150,18 @@ class DuplicateCandidate(PublicModel):
     other = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     reasons = models.JSONField(default=list)
     score = models.FloatField()
-    status = models.CharField(max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN)
-    resolved_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN
+    )
+    resolved_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["patient", "other"], name="duplicate_pair_unique"),
-            models.CheckConstraint(condition=~Q(patient=models.F("other")), name="duplicate_not_self"),
+            models.CheckConstraint(
+                condition=~Q(patient=models.F("other")), name="duplicate_not_self"
+            ),
         ]

@@ -2,6 +2,7 @@
 
 - a patient: their own record only;
 - a doctor or nurse: patients with an active care relationship, or an unexpired break-glass grant;
+  action "break_glass" (finding a record by exact MRN to request emergency access) reaches any;
 - a receptionist or clinic administrator: demographic (administrative) data of every patient —
   never clinical content, which later apps guard with `clinical_patients`;
 - an auditor: no patient record (they read the audit trail instead)."""
@@ -20,19 +21,28 @@ from carehub.patients.models import (
 )
 
 ADMINISTRATIVE_ROLES = frozenset({Role.RECEPTIONIST, Role.CLINIC_ADMIN})
+# Role gates of the pages and the API (checked before any object is looked up: 403).
+SEARCH_ROLES = ADMINISTRATIVE_ROLES | CLINICIAN_ROLES
+RECORD_ROLES = SEARCH_ROLES | {Role.PATIENT}
+EDIT_ROLES = ADMINISTRATIVE_ROLES | {Role.PATIENT}
+MERGE_ROLES = frozenset({Role.CLINIC_ADMIN})
 
 
 def clinical_access_q(actor, prefix: str = "") -> Q:
     """Q over Patient (or a model reaching it through `prefix`) for a clinician's access."""
     now = timezone.now()
-    care = Q(**{
-        f"{prefix}care_relationships__practitioner__user": actor,
-        f"{prefix}care_relationships__ended_at__isnull": True,
-    })
-    glass = Q(**{
-        f"{prefix}break_glass_grants__user": actor,
-        f"{prefix}break_glass_grants__expires_at__gt": now,
-    })
+    care = Q(
+        **{
+            f"{prefix}care_relationships__practitioner__user": actor,
+            f"{prefix}care_relationships__ended_at__isnull": True,
+        }
+    )
+    glass = Q(
+        **{
+            f"{prefix}break_glass_grants__user": actor,
+            f"{prefix}break_glass_grants__expires_at__gt": now,
+        }
+    )
     return care | glass
 
 
@@ -41,6 +51,10 @@ def _patient_filter(actor, action):
     if actor.role == Role.PATIENT:
         return Q(user=actor) if action in {"view", "change"} else None
     if actor.role in CLINICIAN_ROLES:
+        if action == "break_glass":
+            # Emergency access may concern any patient: the look-up (exact MRN only) and the
+            # grant are themselves logged and shown to the patient and the auditor.
+            return Q()
         return clinical_access_q(actor) if action in {"view", "change", "view_clinical"} else None
     if actor.role in ADMINISTRATIVE_ROLES:
         if action in {"view", "change", "add"}:

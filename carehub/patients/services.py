@@ -17,7 +17,7 @@ from carehub.audit.choices import Priority
 from carehub.core import policies
 from carehub.core.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 from carehub.patients import matching
-from carehub.patients.choices import DuplicateStatus, RelationshipSource
+from carehub.patients.choices import ConsentKind, DuplicateStatus, RelationshipSource
 from carehub.patients.models import (
     BreakGlassGrant,
     CareRelationship,
@@ -28,14 +28,35 @@ from carehub.patients.models import (
 )
 
 DEMOGRAPHIC_FIELDS = (
-    "given_name", "family_name", "birth_date", "sex", "phone", "email", "address_line", "city",
-    "postal_code", "country", "preferred_language", "emergency_contact_name",
-    "emergency_contact_phone", "emergency_contact_relation", "reminder_channel", "national_id",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "address_line",
+    "city",
+    "postal_code",
+    "country",
+    "preferred_language",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "emergency_contact_relation",
+    "reminder_channel",
+    "national_id",
 )
 # What a patient may change about themselves; identity fields go through reception.
 SELF_SERVICE_FIELDS = (
-    "phone", "address_line", "city", "postal_code", "country", "preferred_language",
-    "emergency_contact_name", "emergency_contact_phone", "emergency_contact_relation", "reminder_channel",
+    "phone",
+    "address_line",
+    "city",
+    "postal_code",
+    "country",
+    "preferred_language",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "emergency_contact_relation",
+    "reminder_channel",
 )
 
 
@@ -94,7 +115,10 @@ def patient_register(*, actor, site, user=None, **data: Any) -> Registration:
     patient.save()
     duplicates = duplicates_detect(patient=patient)
     audit.event_record(
-        actor=actor, name="patient.registered", patient_id=patient.public_id, obj=patient,
+        actor=actor,
+        name="patient.registered",
+        patient_id=patient.public_id,
+        obj=patient,
         data={"possible_duplicates": len(duplicates)},
     )
     return Registration(patient=patient, duplicates=duplicates)
@@ -115,13 +139,17 @@ def _can_register(actor, user) -> bool:
 def duplicates_detect(*, patient: Patient) -> list[DuplicateCandidate]:
     """Record every existing active record that may be the same person as `patient`."""
     found = []
-    others = Patient.objects.filter(birth_date=patient.birth_date, merged_into__isnull=True).exclude(pk=patient.pk)
+    others = Patient.objects.filter(
+        birth_date=patient.birth_date, merged_into__isnull=True
+    ).exclude(pk=patient.pk)
     for other in others:
         match = matching.compare(patient, other)
         if match is None:
             continue
         candidate, _ = DuplicateCandidate.objects.get_or_create(
-            patient=patient, other=other, defaults={"score": match.score, "reasons": list(match.reasons)}
+            patient=patient,
+            other=other,
+            defaults={"score": match.score, "reasons": list(match.reasons)},
         )
         found.append(candidate)
     return found
@@ -134,9 +162,13 @@ def patient_update(*, actor, patient: Patient, **data: Any) -> Patient:
     allowed = SELF_SERVICE_FIELDS if actor.role == "patient" else DEMOGRAPHIC_FIELDS
     refused = sorted(set(data) - set(allowed))
     if refused:
-        raise Forbidden("Some of these details can only be changed by reception: " + ", ".join(refused))
+        raise Forbidden(
+            "Some of these details can only be changed by reception: " + ", ".join(refused)
+        )
     _validate_demographics(data)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.merged_into_id:
+        raise Conflict("This record has been merged into another one; change that record instead.")
     for key, value in data.items():
         setattr(patient, key, value)
     patient.full_clean(exclude=["user", "site", "mrn"])
@@ -149,6 +181,12 @@ def consent_set(*, actor, patient: Patient, kind: str, granted: bool) -> Consent
     """Record a patient's current answer for one kind of consent."""
     _require(actor, "change", patient)
     consent = Consent.objects.select_for_update().filter(patient=patient, kind=kind).first()
+    return _consent_write(actor, patient, consent, kind, granted)
+
+
+def _consent_write(
+    actor, patient: Patient, consent: Consent | None, kind: str, granted: bool
+) -> Consent:
     if consent is None:
         consent = Consent(patient=patient, kind=kind, granted=granted, recorded_by=actor)
     else:
@@ -160,20 +198,43 @@ def consent_set(*, actor, patient: Patient, kind: str, granted: bool) -> Consent
 
 
 @transaction.atomic
+def consents_update(*, actor, patient: Patient, answers: dict[str, bool]) -> list[Consent]:
+    """Record a patient's answers to several kinds of consent; unchanged answers write nothing
+    (a kind never answered counts as not given)."""
+    _require(actor, "change", patient)
+    unknown = sorted(set(answers) - set(ConsentKind.values))
+    if unknown:
+        raise ValidationFailed("Unknown kind of consent: " + ", ".join(unknown))
+    current = {c.kind: c for c in Consent.objects.select_for_update().filter(patient=patient)}
+    return [
+        _consent_write(actor, patient, current.get(kind), kind, granted)
+        for kind, granted in answers.items()
+        if (current[kind].granted if kind in current else False) != granted
+    ]
+
+
+@transaction.atomic
 def care_relationship_ensure(
     *, actor, practitioner, patient: Patient, source: str = RelationshipSource.ASSIGNED
 ) -> CareRelationship:
-    """Make sure `practitioner` looks after `patient` (booking calls this with source=appointment)."""
+    """Make sure `practitioner` looks after `patient` (booking passes source=appointment)."""
     if source == RelationshipSource.ASSIGNED and actor.role not in {"receptionist", "clinic_admin"}:
         raise Forbidden("Only reception or an administrator can assign a care relationship.")
-    existing = CareRelationship.objects.filter(practitioner=practitioner, patient=patient, ended_at__isnull=True).first()
+    existing = CareRelationship.objects.filter(
+        practitioner=practitioner, patient=patient, ended_at__isnull=True
+    ).first()
     if existing:
         return existing
     rel = CareRelationship.objects.create(
         practitioner=practitioner, patient=patient, source=source, created_by=actor
     )
-    audit.event_record(actor=actor, name="care_relationship.started", patient_id=patient.public_id, obj=rel,
-                       data={"source": source})
+    audit.event_record(
+        actor=actor,
+        name="care_relationship.started",
+        patient_id=patient.public_id,
+        obj=rel,
+        data={"source": source},
+    )
     return rel
 
 
@@ -194,18 +255,29 @@ def break_glass_open(*, actor, patient_public_id, reason: str) -> BreakGlassGran
     reason = (reason or "").strip()
     if len(reason) < 10:
         raise ValidationFailed(
-            "Give the reason for emergency access.", field_errors={"reason": ["Give a reason of at least 10 characters."]}
+            "Give the reason for emergency access.",
+            field_errors={"reason": ["Give a reason of at least 10 characters."]},
         )
-    patient = Patient.objects.filter(public_id=patient_public_id, merged_into__isnull=True).first()
+    patient = (
+        Patient.objects.restrict(actor, "break_glass")
+        .filter(public_id=patient_public_id, merged_into__isnull=True, is_active=True)
+        .first()
+    )
     if patient is None:
         raise NotFound("No such patient.")
     grant = BreakGlassGrant.objects.create(
-        user=actor, patient=patient, reason=reason[:2000],
+        user=actor,
+        patient=patient,
+        reason=reason[:2000],
         expires_at=timezone.now() + timedelta(minutes=settings.BREAK_GLASS_MINUTES),
     )
     audit.event_record(
-        actor=actor, name="patient.break_glass_opened", patient_id=patient.public_id, obj=grant,
-        priority=Priority.HIGH, data={"reason": grant.reason, "expires_at": grant.expires_at.isoformat()},
+        actor=actor,
+        name="patient.break_glass_opened",
+        patient_id=patient.public_id,
+        obj=grant,
+        priority=Priority.HIGH,
+        data={"reason": grant.reason, "expires_at": grant.expires_at.isoformat()},
     )
     return grant
 
@@ -222,13 +294,17 @@ def duplicate_dismiss(*, actor, candidate: DuplicateCandidate) -> DuplicateCandi
 
 
 # Relations that record history about a record rather than belong to it: never re-pointed.
-_MERGE_SKIP = {("patients.duplicatecandidate", "patient"), ("patients.duplicatecandidate", "other"),
-               ("patients.patient", "merged_into")}
+_MERGE_SKIP = {
+    ("patients.duplicatecandidate", "patient"),
+    ("patients.duplicatecandidate", "other"),
+    ("patients.patient", "merged_into"),
+}
 
 
 def _pointing_relations():
     for rel in Patient._meta.related_objects:
-        if not (rel.many_to_one or rel.one_to_one):
+        # Reverse sides of foreign keys (one_to_many) and one-to-one fields pointing at Patient.
+        if not (rel.one_to_many or rel.one_to_one):
             continue
         key = (rel.related_model._meta.label_lower, rel.field.name)
         if key in _MERGE_SKIP:
@@ -249,7 +325,9 @@ def patient_merge(*, actor, survivor: Patient, duplicate: Patient) -> Patient:
     if survivor.merged_into_id or duplicate.merged_into_id:
         raise Conflict("One of these records has already been merged.")
     if survivor.user_id and duplicate.user_id:
-        raise Conflict("Both records have their own sign-in account; deactivate one account before merging.")
+        raise Conflict(
+            "Both records have their own sign-in account; deactivate one account before merging."
+        )
 
     moved: list[dict[str, Any]] = []
     for rel in _pointing_relations():
@@ -281,9 +359,17 @@ def patient_merge(*, actor, survivor: Patient, duplicate: Patient) -> Patient:
         candidate.resolved_at = timezone.now()
         candidate.save()
     audit.event_record(
-        actor=actor, name="patient.merged", patient_id=survivor.public_id, obj=survivor, priority=Priority.HIGH,
-        data={"survivor": str(survivor.public_id), "duplicate": str(duplicate.public_id),
-              "moved": moved, "user_moved": user_moved},
+        actor=actor,
+        name="patient.merged",
+        patient_id=survivor.public_id,
+        obj=survivor,
+        priority=Priority.HIGH,
+        data={
+            "survivor": str(survivor.public_id),
+            "duplicate": str(duplicate.public_id),
+            "moved": moved,
+            "user_moved": user_moved,
+        },
     )
     return survivor
 
@@ -304,7 +390,7 @@ def patient_unmerge(*, actor, duplicate: Patient) -> Patient:
     """Undo a merge from what the `patient.merged` event recorded."""
     from django.apps import apps
 
-    from carehub.audit.models import Event
+    from carehub.audit import selectors as audit_selectors
 
     if not policies.can(actor, "merge", duplicate):
         raise Forbidden("Only an administrator can undo a merge.")
@@ -312,10 +398,7 @@ def patient_unmerge(*, actor, duplicate: Patient) -> Patient:
     if duplicate.merged_into_id is None:
         raise Conflict("This record is not merged.")
     survivor = Patient.objects.select_for_update().get(pk=duplicate.merged_into_id)
-    event = (
-        Event.objects.filter(name="patient.merged", data__duplicate=str(duplicate.public_id))
-        .order_by("-seq").first()
-    )
+    event = audit_selectors.merge_event_latest(duplicate_public_id=duplicate.public_id)
     if event is None:
         raise Conflict("The merge cannot be undone: its audit event is missing.")
     for move in event.data.get("moved", []):
@@ -332,8 +415,25 @@ def patient_unmerge(*, actor, duplicate: Patient) -> Patient:
     duplicate.merged_into = None
     duplicate.is_active = True
     duplicate.save()
+    # Back in the review queue: the administrator decides again (usually "not a duplicate").
+    for candidate in DuplicateCandidate.objects.filter(
+        models.Q(patient=duplicate, other=survivor) | models.Q(patient=survivor, other=duplicate),
+        status=DuplicateStatus.MERGED,
+    ):
+        candidate.status = DuplicateStatus.OPEN
+        candidate.resolved_by = None
+        candidate.resolved_at = None
+        candidate.save()
     audit.event_record(
-        actor=actor, name="patient.unmerged", patient_id=duplicate.public_id, obj=duplicate, priority=Priority.HIGH,
-        data={"survivor": str(survivor.public_id), "duplicate": str(duplicate.public_id), "merge_event": event.seq},
+        actor=actor,
+        name="patient.unmerged",
+        patient_id=duplicate.public_id,
+        obj=duplicate,
+        priority=Priority.HIGH,
+        data={
+            "survivor": str(survivor.public_id),
+            "duplicate": str(duplicate.public_id),
+            "merge_event": event.seq,
+        },
     )
     return duplicate
