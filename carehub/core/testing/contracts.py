@@ -154,6 +154,9 @@ class Contract:
                 categories = sorted(r.category for r in new_access if r.patient_id == patient_id)
                 assert categories == sorted(self.expected_access), f"{role}: access rows {categories}"
                 assert all(r.actor_id == actor.public_id for r in new_access)
+            elif not self.expected_access:
+                # A page that shows no patient data must not claim to have read any.
+                assert not [r for r in new_access if r.actor_id == actor.public_id], f"{role}: unexpected access rows"
             new_events = set(Event.objects.exclude(pk__in=events_before).values_list("name", flat=True))
             assert set(self.expected_events) <= new_events, f"{role}: events {new_events}"
 
