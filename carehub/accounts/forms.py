@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django import forms
 
+from carehub.core.exceptions import ServiceError
 from carehub.patients.choices import Sex
+
+# Sign-up field -> patient record field.
+_PATIENT_FIELDS = {"first_name": "given_name", "last_name": "family_name", "birth_date": "birth_date",
+                   "sex": "sex", "phone": "phone"}
 
 
 class PatientSignupForm(forms.Form):
@@ -23,20 +28,31 @@ class PatientSignupForm(forms.Form):
 
         self.fields["site"].queryset = directory.site_choices()
 
+    def clean(self):
+        from carehub.patients import services as patients
+
+        cleaned = super().clean()
+        data = {_PATIENT_FIELDS[k]: v for k, v in cleaned.items() if k in _PATIENT_FIELDS}
+        try:
+            patients.registration_validate(**data)
+        except ServiceError as exc:
+            reverse_map = {v: k for k, v in _PATIENT_FIELDS.items()}
+            for field, messages in exc.field_errors.items():
+                for message in messages:
+                    self.add_error(reverse_map.get(field), message)
+            if not exc.field_errors:
+                raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
     def signup(self, request, user) -> None:
-        from carehub.core.exceptions import ServiceError
         from carehub.patients import services as patients
 
         data = self.cleaned_data
         user.first_name = data["first_name"]
         user.last_name = data["last_name"]
         user.save(update_fields=["first_name", "last_name"])
-        try:
-            patients.patient_register(
-                actor=None, site=data["site"], user=user, given_name=data["first_name"],
-                family_name=data["last_name"], birth_date=data["birth_date"], sex=data["sex"],
-                phone=data["phone"], email=user.email,
-            )
-        except ServiceError as exc:
-            # allauth runs signup inside a transaction: raising here rolls the user back too.
-            raise forms.ValidationError(exc.message) from exc
+        patients.patient_register(
+            actor=None, site=data["site"], user=user, email=user.email,
+            **{_PATIENT_FIELDS[k]: v for k, v in data.items() if k in _PATIENT_FIELDS},
+        )
+

@@ -209,17 +209,22 @@ def test_a_tampered_confirmation_link_verifies_nothing(client, site):
     assert not EmailAddress.objects.get(email="ada@example.org").verified
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason="Known bug in carehub/accounts/forms.py (not owned here): PatientSignupForm.signup() "
-    "turns the patient service's ValidationFailed into a forms.ValidationError after form "
-    "validation is over; allauth's signup is not atomic, so this is a 500 that leaves a user "
-    "without a patient record. Validate in clean() and save atomically; then drop this marker.",
-)
 def test_details_the_patient_service_refuses_come_back_as_form_errors(client, site):
     response = client.post(reverse("account_signup"), signup_data(site, birth_date="2999-01-01"))
 
     assert response.status_code == 200
     assert "future" in response.content.decode()
+    assert not User.objects.filter(email="ada@example.org").exists()
+
+
+def test_a_failure_while_creating_the_patient_record_leaves_no_account(client, site, monkeypatch):
+    """Sign-up is one transaction: if the patient record cannot be written, no user remains."""
+    from carehub.patients import services as patient_services
+
+    def broken_register(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(patient_services, "patient_register", broken_register)
+    with pytest.raises(RuntimeError):
+        client.post(reverse("account_signup"), signup_data(site))
     assert not User.objects.filter(email="ada@example.org").exists()

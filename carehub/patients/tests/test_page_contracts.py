@@ -37,7 +37,7 @@ class TestMePage(_OwnRecord, PageContract):
     expected_access = ("demographics", "consents", "care_team")
     # Three or four access rows (one per category); on PostgreSQL each costs five queries
     # (savepoint, advisory lock, chain head, insert, release) on top of the test sign-in.
-    max_queries = 48
+    max_queries = 32
 
 
 class TestMeDetailsSubmit(_OwnRecord, PageContract):
@@ -90,7 +90,7 @@ class TestRegisterSubmit(PageContract):
     expected_events = ("patient.registered",)
     # An audited write: every saved row appends a change record; the count also includes the
     # test client's sign-in.
-    max_queries = 60
+    max_queries = 44
 
     def make_target(self):
         return SiteFactory()
@@ -108,7 +108,7 @@ class TestDetailPage(PageContract):
     expected_access = ("demographics", "consents", "care_team")
     # Three or four access rows (one per category); on PostgreSQL each costs five queries
     # (savepoint, advisory lock, chain head, insert, release) on top of the test sign-in.
-    max_queries = 48
+    max_queries = 32
 
     def make_target(self):
         return PatientFactory()
@@ -231,7 +231,7 @@ class TestMergeSubmit(PageContract):
     expected_events = ("patient.merged",)
     # An audited write: every saved row appends a change record; the count also includes the
     # test client's sign-in.
-    max_queries = 60
+    max_queries = 44
 
     def make_target(self):
         return _candidate()
@@ -264,7 +264,7 @@ class TestUnmergeSubmit(PageContract):
     expected_events = ("patient.unmerged",)
     # An audited write: every saved row appends a change record; the count also includes the
     # test client's sign-in.
-    max_queries = 60
+    max_queries = 44
 
     def make_target(self):
         candidate = _candidate()
