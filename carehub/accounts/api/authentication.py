@@ -1,3 +1,4 @@
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
@@ -12,3 +13,10 @@ class EpochJWTAuthentication(JWTAuthentication):
         if validated_token.get(EPOCH_CLAIM) != user.auth_epoch:
             raise AuthenticationFailed("The token has been revoked.", code="token_revoked")
         return user
+
+
+class EpochJWTScheme(SimpleJWTScheme):
+    """Documents EpochJWTAuthentication as the bearer scheme in the OpenAPI schema."""
+
+    target_class = "carehub.accounts.api.authentication.EpochJWTAuthentication"
+    name = "jwtAuth"
