@@ -8,8 +8,13 @@ from carehub.core.exceptions import ServiceError
 from carehub.patients.choices import Sex
 
 # Sign-up field -> patient record field.
-_PATIENT_FIELDS = {"first_name": "given_name", "last_name": "family_name", "birth_date": "birth_date",
-                   "sex": "sex", "phone": "phone"}
+_PATIENT_FIELDS = {
+    "first_name": "given_name",
+    "last_name": "family_name",
+    "birth_date": "birth_date",
+    "sex": "sex",
+    "phone": "phone",
+}
 
 
 class PatientSignupForm(forms.Form):
@@ -17,7 +22,9 @@ class PatientSignupForm(forms.Form):
 
     first_name = forms.CharField(label="First name", max_length=100)
     last_name = forms.CharField(label="Last name", max_length=100)
-    birth_date = forms.DateField(label="Date of birth", widget=forms.DateInput(attrs={"type": "date"}))
+    birth_date = forms.DateField(
+        label="Date of birth", widget=forms.DateInput(attrs={"type": "date"})
+    )
     sex = forms.ChoiceField(label="Sex", choices=Sex.choices)
     phone = forms.CharField(label="Mobile phone", max_length=32, required=False)
     site = forms.ModelChoiceField(label="Your clinic", queryset=None, empty_label=None)
@@ -52,7 +59,9 @@ class PatientSignupForm(forms.Form):
         user.last_name = data["last_name"]
         user.save(update_fields=["first_name", "last_name"])
         patients.patient_register(
-            actor=None, site=data["site"], user=user, email=user.email,
+            actor=None,
+            site=data["site"],
+            user=user,
+            email=user.email,
             **{_PATIENT_FIELDS[k]: v for k, v in data.items() if k in _PATIENT_FIELDS},
         )
-

@@ -276,8 +276,11 @@ def user_name_update(*, actor: User, user: User, first_name: str, last_name: str
     if not first_name or not last_name:
         raise ValidationFailed(
             "Give a first and last name.",
-            field_errors={k: ["This field is required."] for k, v in
-                          (("first_name", first_name), ("last_name", last_name)) if not v},
+            field_errors={
+                k: ["This field is required."]
+                for k, v in (("first_name", first_name), ("last_name", last_name))
+                if not v
+            },
         )
     user = User.objects.select_for_update().get(pk=user.pk)
     user.first_name, user.last_name = first_name[:150], last_name[:150]

@@ -58,7 +58,9 @@ def append[R: ChainedRecord](records: list[R]) -> list[R]:
             for field in record._meta.concrete_fields:
                 if field.get_internal_type() == "JSONField":
                     value = getattr(record, field.attname)
-                    setattr(record, field.attname, json.loads(json.dumps(value, cls=DjangoJSONEncoder)))
+                    setattr(
+                        record, field.attname, json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+                    )
             record.hash = row_hash(record)
             prev = record.hash
         model.objects.bulk_create(records)
@@ -98,7 +100,9 @@ def verify(
             break
         for record in chunk:
             if record.seq != expected_seq:
-                yield ChainProblem(table, expected_seq, f"rows {expected_seq}..{record.seq - 1} are missing")
+                yield ChainProblem(
+                    table, expected_seq, f"rows {expected_seq}..{record.seq - 1} are missing"
+                )
             if record.prev_hash != prev:
                 yield ChainProblem(table, record.seq, "does not link to the row before it")
             if row_hash(record) != record.hash:

@@ -30,7 +30,14 @@ class ChainedRecord(models.Model):
 
     # Fields covered by the chain hash, in order; subclasses extend it.
     CHAINED_FIELDS: tuple[str, ...] = (
-        "seq", "at", "actor_id", "actor_label", "actor_role", "request_id", "ip", "channel",
+        "seq",
+        "at",
+        "actor_id",
+        "actor_label",
+        "actor_role",
+        "request_id",
+        "ip",
+        "channel",
     )
 
     class Meta:
@@ -48,7 +55,15 @@ class ChangeRecord(ChainedRecord):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
 
-    CHAINED_FIELDS = (*ChainedRecord.CHAINED_FIELDS, "action", "model", "object_id", "patient_id", "before", "after")
+    CHAINED_FIELDS = (
+        *ChainedRecord.CHAINED_FIELDS,
+        "action",
+        "model",
+        "object_id",
+        "patient_id",
+        "before",
+        "after",
+    )
 
 
 class Event(ChainedRecord):
@@ -62,7 +77,13 @@ class Event(ChainedRecord):
     data = models.JSONField(default=dict, blank=True)
 
     CHAINED_FIELDS = (
-        *ChainedRecord.CHAINED_FIELDS, "name", "priority", "patient_id", "object_type", "object_id", "data",
+        *ChainedRecord.CHAINED_FIELDS,
+        "name",
+        "priority",
+        "patient_id",
+        "object_type",
+        "object_id",
+        "data",
     )
 
 

@@ -50,8 +50,13 @@ def change_record(
 ) -> ChangeRecord:
     """Append a before/after snapshot of one write."""
     record = ChangeRecord(
-        action=action, model=model, object_id=object_id, patient_id=patient_id,
-        before=before, after=after, **_actor_fields(actor),
+        action=action,
+        model=model,
+        object_id=object_id,
+        patient_id=patient_id,
+        before=before,
+        after=after,
+        **_actor_fields(actor),
     )
     return chain.append([record])[0]
 

@@ -39,11 +39,13 @@ def uninstall_sql(vendor: str, tables: list[str]) -> list[str]:
     statements: list[str] = []
     for table in tables:
         if vendor == "sqlite":
-            statements += [f"DROP TRIGGER IF EXISTS {table}_no_update;", f"DROP TRIGGER IF EXISTS {table}_no_delete;"]
+            statements += [
+                f"DROP TRIGGER IF EXISTS {table}_no_update;",
+                f"DROP TRIGGER IF EXISTS {table}_no_delete;",
+            ]
         elif vendor == "postgresql":
             statements += [
                 f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};",
                 f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};",
             ]
     return statements
-

@@ -31,7 +31,9 @@ _TITLES = {
 }
 
 
-def problem(status_code: int, detail: str, *, title: str | None = None, **extra: Any) -> dict[str, Any]:
+def problem(
+    status_code: int, detail: str, *, title: str | None = None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title or _TITLES.get(status_code, "Error"),
@@ -46,7 +48,9 @@ def problem(status_code: int, detail: str, *, title: str | None = None, **extra:
 def _flatten(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         return {
-            str(k): [str(x) for x in (v if isinstance(v, list) else [v])] if not isinstance(v, dict) else [str(v)]
+            str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
+            if not isinstance(v, dict)
+            else [str(v)]
             for k, v in detail.items()
         }
     if isinstance(detail, list):
@@ -61,7 +65,9 @@ def problem_exception_handler(exc: Exception, ctx: dict[str, Any]) -> Response |
             body["errors"] = exc.field_errors
         return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -85,4 +91,6 @@ def problem_exception_handler(exc: Exception, ctx: dict[str, Any]) -> Response |
 
 def json_problem_response(status_code: int, detail: str) -> JsonResponse:
     """Problem JSON for errors raised before DRF sees the request (404/500 handlers under /api/)."""
-    return JsonResponse(problem(status_code, detail), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+    return JsonResponse(
+        problem(status_code, detail), status=status_code, content_type=PROBLEM_CONTENT_TYPE
+    )

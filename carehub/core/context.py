@@ -36,8 +36,12 @@ def deactivate(token: contextvars.Token) -> None:
     _current.reset(token)
 
 
-_request: contextvars.ContextVar[object | None] = contextvars.ContextVar("carehub_request", default=None)
-_actor: contextvars.ContextVar[object | None] = contextvars.ContextVar("carehub_actor", default=None)
+_request: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "carehub_request", default=None
+)
+_actor: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "carehub_actor", default=None
+)
 
 
 def bind_request(request: object) -> contextvars.Token:

@@ -9,14 +9,25 @@ from carehub.accounts.choices import Role
 
 NAV: dict[str, list[tuple[str, str]]] = {
     Role.PATIENT: [("My record", "patients:me"), ("Who viewed my record", "audit:my_access")],
-    Role.DOCTOR: [("My patients", "patients:my_patients"), ("Find a patient", "patients:list"),
-                  ("My profile", "directory:my_profile")],
-    Role.NURSE: [("My patients", "patients:my_patients"), ("Find a patient", "patients:list"),
-                 ("My profile", "directory:my_profile")],
+    Role.DOCTOR: [
+        ("My patients", "patients:my_patients"),
+        ("Find a patient", "patients:list"),
+        ("My profile", "directory:my_profile"),
+    ],
+    Role.NURSE: [
+        ("My patients", "patients:my_patients"),
+        ("Find a patient", "patients:list"),
+        ("My profile", "directory:my_profile"),
+    ],
     Role.RECEPTIONIST: [("Patients", "patients:list"), ("Register a patient", "patients:register")],
-    Role.CLINIC_ADMIN: [("Overview", "accounts:admin_home"), ("Users", "accounts:user_list"),
-                        ("Doctors", "directory:practitioner_list"), ("Patients", "patients:list"),
-                        ("Duplicates", "patients:duplicates"), ("Sites", "directory:site_list")],
+    Role.CLINIC_ADMIN: [
+        ("Overview", "accounts:admin_home"),
+        ("Users", "accounts:user_list"),
+        ("Doctors", "directory:practitioner_list"),
+        ("Patients", "patients:list"),
+        ("Duplicates", "patients:duplicates"),
+        ("Sites", "directory:site_list"),
+    ],
     Role.AUDITOR: [("Audit report", "audit:report"), ("Events", "audit:events")],
 }
 COMMON = [("Security", "mfa_index")]

@@ -23,7 +23,9 @@ class RequestContextMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         rid = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
         channel = "api" if request.path.startswith("/api/") else "page"
-        token = context.activate(context.RequestContext(request_id=rid, ip=client_ip(request), channel=channel))
+        token = context.activate(
+            context.RequestContext(request_id=rid, ip=client_ip(request), channel=channel)
+        )
         request.request_id = rid  # type: ignore[attr-defined]
         request_token = context.bind_request(request)
         try:

@@ -32,8 +32,13 @@ class NpmFinder(BaseFinder):
     def check(self, **kwargs):
         missing = [src for src in NPM_FILES.values() if not (self.root / src).exists()]
         if missing:
-            return [Error(f"npm files missing: {', '.join(missing)}", hint="Run `npm ci` (make run does).",
-                          id="carehub.E001")]
+            return [
+                Error(
+                    f"npm files missing: {', '.join(missing)}",
+                    hint="Run `npm ci` (make run does).",
+                    id="carehub.E001",
+                )
+            ]
         return []
 
     def find(self, path, find_all=False, **kwargs):

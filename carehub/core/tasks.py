@@ -13,7 +13,6 @@ def worker_heartbeat() -> str:
     return "ok"
 
 
-
 @task()
 def scheduled_runs_prune() -> int:
     """Forget scheduler bookkeeping older than a day (it only guards against double enqueues)."""
@@ -21,5 +20,7 @@ def scheduled_runs_prune() -> int:
 
     from carehub.core.models import ScheduledRun
 
-    deleted, _ = ScheduledRun.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
+    deleted, _ = ScheduledRun.objects.filter(
+        created_at__lt=timezone.now() - timedelta(days=1)
+    ).delete()
     return deleted

@@ -46,7 +46,11 @@ def health(request: HttpRequest) -> JsonResponse:
     except Exception:
         checks["database"] = "unavailable"
     if checks["database"] == "ok":
-        beat = WorkerHeartbeat.objects.filter(name="default").values_list("last_seen", flat=True).first()
+        beat = (
+            WorkerHeartbeat.objects.filter(name="default")
+            .values_list("last_seen", flat=True)
+            .first()
+        )
         if beat is None:
             checks["worker"] = "never seen"
         elif timezone.now() - beat > WORKER_STALE_AFTER:
@@ -54,7 +58,9 @@ def health(request: HttpRequest) -> JsonResponse:
         else:
             checks["worker"] = "ok"
     ok = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503)
+    return JsonResponse(
+        {"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503
+    )
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -18,7 +18,9 @@ def validate_timezone(value: str) -> None:
 class Site(PublicModel):
     """A clinic or hospital location with its own time zone and emergency number."""
 
-    code = models.SlugField(max_length=12, unique=True, help_text="Short code used in record numbers")
+    code = models.SlugField(
+        max_length=12, unique=True, help_text="Short code used in record numbers"
+    )
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     emergency_phone = models.CharField(max_length=32)
@@ -38,7 +40,9 @@ class Department(PublicModel):
 
     class Meta:
         ordering = ["site__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["site", "name"], name="department_unique_per_site")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "name"], name="department_unique_per_site")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.site})"
@@ -61,7 +65,9 @@ class Specialty(models.Model):
 class Practitioner(PublicModel):
     """A clinician's professional profile; the login is the linked user."""
 
-    user = models.OneToOneField("accounts.User", on_delete=models.PROTECT, related_name="practitioner")
+    user = models.OneToOneField(
+        "accounts.User", on_delete=models.PROTECT, related_name="practitioner"
+    )
     title = models.CharField(max_length=20, blank=True, help_text="e.g. Dr")
     specialties = models.ManyToManyField(Specialty, related_name="practitioners")
     sites = models.ManyToManyField(Site, related_name="practitioners")

@@ -38,7 +38,9 @@ def compare(a, b) -> Match | None:
     same_name = name_a == name_b or name_a == name_b[::-1]
     ratio = SequenceMatcher(None, " ".join(name_a), " ".join(name_b)).ratio()
     same_phone = bool(phone_key(a.phone)) and phone_key(a.phone) == phone_key(b.phone)
-    same_email = bool(a.email) and (a.email or "").strip().lower() == (b.email or "").strip().lower()
+    same_email = (
+        bool(a.email) and (a.email or "").strip().lower() == (b.email or "").strip().lower()
+    )
     reasons = ["same birth date"]
     if same_name:
         reasons.append("same name")

@@ -5,88 +5,165 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ChangeRecord',
+            name="ChangeRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(editable=False, unique=True)),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_id', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('actor_label', models.CharField(blank=True, max_length=254)),
-                ('actor_role', models.CharField(blank=True, max_length=20)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('channel', models.CharField(choices=[('page', 'Web page'), ('api', 'API'), ('system', 'System')], default='system', max_length=10)),
-                ('prev_hash', models.CharField(editable=False, max_length=64)),
-                ('hash', models.CharField(editable=False, max_length=64)),
-                ('action', models.CharField(choices=[('create', 'Created'), ('update', 'Updated'), ('delete', 'Deleted')], max_length=10)),
-                ('model', models.CharField(db_index=True, max_length=100)),
-                ('object_id', models.CharField(db_index=True, max_length=64)),
-                ('patient_id', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(editable=False, unique=True)),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_id", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("actor_label", models.CharField(blank=True, max_length=254)),
+                ("actor_role", models.CharField(blank=True, max_length=20)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("page", "Web page"), ("api", "API"), ("system", "System")],
+                        default="system",
+                        max_length=10,
+                    ),
+                ),
+                ("prev_hash", models.CharField(editable=False, max_length=64)),
+                ("hash", models.CharField(editable=False, max_length=64)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "Created"),
+                            ("update", "Updated"),
+                            ("delete", "Deleted"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("model", models.CharField(db_index=True, max_length=100)),
+                ("object_id", models.CharField(db_index=True, max_length=64)),
+                ("patient_id", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-seq'],
-                'abstract': False,
+                "ordering": ["-seq"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(editable=False, unique=True)),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_id', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('actor_label', models.CharField(blank=True, max_length=254)),
-                ('actor_role', models.CharField(blank=True, max_length=20)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('channel', models.CharField(choices=[('page', 'Web page'), ('api', 'API'), ('system', 'System')], default='system', max_length=10)),
-                ('prev_hash', models.CharField(editable=False, max_length=64)),
-                ('hash', models.CharField(editable=False, max_length=64)),
-                ('name', models.CharField(db_index=True, max_length=100)),
-                ('priority', models.CharField(choices=[('normal', 'Normal'), ('high', 'High')], default='normal', max_length=10)),
-                ('patient_id', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('object_type', models.CharField(blank=True, max_length=100)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('data', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(editable=False, unique=True)),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_id", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("actor_label", models.CharField(blank=True, max_length=254)),
+                ("actor_role", models.CharField(blank=True, max_length=20)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("page", "Web page"), ("api", "API"), ("system", "System")],
+                        default="system",
+                        max_length=10,
+                    ),
+                ),
+                ("prev_hash", models.CharField(editable=False, max_length=64)),
+                ("hash", models.CharField(editable=False, max_length=64)),
+                ("name", models.CharField(db_index=True, max_length=100)),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("normal", "Normal"), ("high", "High")],
+                        default="normal",
+                        max_length=10,
+                    ),
+                ),
+                ("patient_id", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("object_type", models.CharField(blank=True, max_length=100)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("data", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['-seq'],
-                'abstract': False,
+                "ordering": ["-seq"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='AccessRecord',
+            name="AccessRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(editable=False, unique=True)),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_id', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('actor_label', models.CharField(blank=True, max_length=254)),
-                ('actor_role', models.CharField(blank=True, max_length=20)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('channel', models.CharField(choices=[('page', 'Web page'), ('api', 'API'), ('system', 'System')], default='system', max_length=10)),
-                ('prev_hash', models.CharField(editable=False, max_length=64)),
-                ('hash', models.CharField(editable=False, max_length=64)),
-                ('patient_id', models.UUIDField(db_index=True)),
-                ('category', models.CharField(choices=[('demographics', 'Demographics'), ('identifiers', 'Identifiers'), ('consents', 'Consents'), ('care_team', 'Care team'), ('audit', 'Access history')], max_length=30)),
-                ('purpose', models.CharField(choices=[('care', 'Care relationship'), ('self', 'Own record'), ('administration', 'Administration'), ('break_glass', 'Break-glass (emergency access)')], default='care', max_length=20)),
-                ('view', models.CharField(blank=True, max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(editable=False, unique=True)),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_id", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("actor_label", models.CharField(blank=True, max_length=254)),
+                ("actor_role", models.CharField(blank=True, max_length=20)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("page", "Web page"), ("api", "API"), ("system", "System")],
+                        default="system",
+                        max_length=10,
+                    ),
+                ),
+                ("prev_hash", models.CharField(editable=False, max_length=64)),
+                ("hash", models.CharField(editable=False, max_length=64)),
+                ("patient_id", models.UUIDField(db_index=True)),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("demographics", "Demographics"),
+                            ("identifiers", "Identifiers"),
+                            ("consents", "Consents"),
+                            ("care_team", "Care team"),
+                            ("audit", "Access history"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[
+                            ("care", "Care relationship"),
+                            ("self", "Own record"),
+                            ("administration", "Administration"),
+                            ("break_glass", "Break-glass (emergency access)"),
+                        ],
+                        default="care",
+                        max_length=20,
+                    ),
+                ),
+                ("view", models.CharField(blank=True, max_length=100)),
             ],
             options={
-                'ordering': ['-seq'],
-                'abstract': False,
-                'indexes': [models.Index(fields=['patient_id', '-at'], name='audit_access_patient_at')],
+                "ordering": ["-seq"],
+                "abstract": False,
+                "indexes": [
+                    models.Index(fields=["patient_id", "-at"], name="audit_access_patient_at")
+                ],
             },
         ),
     ]

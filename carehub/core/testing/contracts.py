@@ -92,7 +92,11 @@ class Contract:
 
     def target_patient_id(self, target: Any):
         """The patient whose access-log rows are expected (default: the target if it is one)."""
-        return getattr(target, "public_id", None) if target is not None and hasattr(target, "mrn") else None
+        return (
+            getattr(target, "public_id", None)
+            if target is not None and hasattr(target, "mrn")
+            else None
+        )
 
     # --- helpers ------------------------------------------------------------------------
     def url(self, target: Any) -> str:
@@ -103,7 +107,11 @@ class Contract:
         body = self.data(target)
         call = getattr(client, self.method)
         if self.api:
-            return call(self.url(target), body, format="json") if body is not None else call(self.url(target))
+            return (
+                call(self.url(target), body, format="json")
+                if body is not None
+                else call(self.url(target))
+            )
         return call(self.url(target), body) if body is not None else call(self.url(target))
 
     # --- the contract -------------------------------------------------------------------
@@ -133,7 +141,9 @@ class Contract:
         for role in self.relationship_roles:
             actor = make_actor(role)
             response = self.request(actor, target)
-            assert response.status_code == 404, f"{role} without relationship got {response.status_code}"
+            assert response.status_code == 404, (
+                f"{role} without relationship got {response.status_code}"
+            )
 
     def test_allowed_actor_succeeds_with_audit(self, django_assert_max_num_queries):
         from carehub.audit.models import AccessRecord, Event
@@ -149,16 +159,24 @@ class Contract:
             client = client_for(actor, api=self.api)  # signing in is not part of the budget
             with django_assert_max_num_queries(self.max_queries):
                 response = self.request(actor, target, client=client)
-            assert response.status_code == self.expected_status, f"{role} got {response.status_code}"
+            assert response.status_code == self.expected_status, (
+                f"{role} got {response.status_code}"
+            )
             new_access = AccessRecord.objects.order_by("seq")[access_before:]
             if patient_id is not None:
                 categories = sorted(r.category for r in new_access if r.patient_id == patient_id)
-                assert categories == sorted(self.expected_access), f"{role}: access rows {categories}"
+                assert categories == sorted(self.expected_access), (
+                    f"{role}: access rows {categories}"
+                )
                 assert all(r.actor_id == actor.public_id for r in new_access)
             elif not self.expected_access:
                 # A page that shows no patient data must not claim to have read any.
-                assert not [r for r in new_access if r.actor_id == actor.public_id], f"{role}: unexpected access rows"
-            new_events = set(Event.objects.exclude(pk__in=events_before).values_list("name", flat=True))
+                assert not [r for r in new_access if r.actor_id == actor.public_id], (
+                    f"{role}: unexpected access rows"
+                )
+            new_events = set(
+                Event.objects.exclude(pk__in=events_before).values_list("name", flat=True)
+            )
             assert set(self.expected_events) <= new_events, f"{role}: events {new_events}"
 
 

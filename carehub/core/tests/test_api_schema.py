@@ -9,8 +9,13 @@ def test_openapi_schema_documents_the_endpoints_and_the_bearer_scheme(client):
     assert response.status_code == 200
     schema = response.json()
     assert schema["components"]["securitySchemes"]["jwtAuth"]["scheme"] == "bearer"
-    for path in ("/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/patients/",
-                 "/api/v1/patients/{public_id}/", "/api/v1/patients/me/"):
+    for path in (
+        "/api/v1/auth/token/",
+        "/api/v1/auth/token/refresh/",
+        "/api/v1/patients/",
+        "/api/v1/patients/{public_id}/",
+        "/api/v1/patients/me/",
+    ):
         assert path in schema["paths"], path
 
 

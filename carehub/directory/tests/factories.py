@@ -27,11 +27,20 @@ class SpecialtyFactory(factory.django.DjangoModelFactory):
     label = "General practice / family medicine"
 
 
-def make_practitioner(*, role: str = Role.DOCTOR, site: Site | None = None, specialty_code: str = "general_practice",
-                      **user_kwargs) -> Practitioner:
+def make_practitioner(
+    *,
+    role: str = Role.DOCTOR,
+    site: Site | None = None,
+    specialty_code: str = "general_practice",
+    **user_kwargs,
+) -> Practitioner:
     """A clinician user (with TOTP) and their practitioner profile."""
     user = make_user(role, **user_kwargs)
-    practitioner = Practitioner.objects.create(user=user, title="Dr" if role == Role.DOCTOR else "", languages=["en"])
+    practitioner = Practitioner.objects.create(
+        user=user, title="Dr" if role == Role.DOCTOR else "", languages=["en"]
+    )
     practitioner.sites.add(site or SiteFactory())
-    practitioner.specialties.add(SpecialtyFactory(code=specialty_code, label=specialty_code.replace("_", " ").title()))
+    practitioner.specialties.add(
+        SpecialtyFactory(code=specialty_code, label=specialty_code.replace("_", " ").title())
+    )
     return practitioner

@@ -21,7 +21,9 @@ class PatientFactory(factory.django.DjangoModelFactory):
     mrn = factory.Sequence(lambda n: f"T-{n:06d}")
     given_name = factory.Faker("first_name")
     family_name = factory.Faker("last_name")
-    birth_date = factory.Faker("date_between", start_date=datetime.date(1940, 1, 1), end_date=datetime.date(2015, 1, 1))
+    birth_date = factory.Faker(
+        "date_between", start_date=datetime.date(1940, 1, 1), end_date=datetime.date(2015, 1, 1)
+    )
     sex = Sex.FEMALE
     phone = factory.Sequence(lambda n: f"+44 7700 9{n:05d}")
     email = factory.Sequence(lambda n: f"patient{n}@example.org")
@@ -34,4 +36,6 @@ def make_patient_user(**patient_kwargs) -> Patient:
 
 
 def relate(practitioner, patient: Patient) -> CareRelationship:
-    return CareRelationship.objects.create(practitioner=practitioner, patient=patient, source=RelationshipSource.ASSIGNED)
+    return CareRelationship.objects.create(
+        practitioner=practitioner, patient=patient, source=RelationshipSource.ASSIGNED
+    )

@@ -16,18 +16,26 @@ class Command(BaseCommand):
     help = "Run the CareHub background worker (jobs + periodic scheduler)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--no-scheduler", action="store_true", help="Only run jobs; another worker schedules.")
+        parser.add_argument(
+            "--no-scheduler", action="store_true", help="Only run jobs; another worker schedules."
+        )
         parser.add_argument("--interval", type=float, default=1.0)
 
     def handle(self, *args, **options):
         stop = threading.Event()
         if not options["no_scheduler"]:
-            thread = threading.Thread(target=self._schedule, args=(stop,), daemon=True, name="scheduler")
+            thread = threading.Thread(
+                target=self._schedule, args=(stop,), daemon=True, name="scheduler"
+            )
             thread.start()
         try:
             call_command(
-                "db_worker", queue_name="*", interval=options["interval"], reload=False,
-                startup_delay=False, verbosity=options["verbosity"],
+                "db_worker",
+                queue_name="*",
+                interval=options["interval"],
+                reload=False,
+                startup_delay=False,
+                verbosity=options["verbosity"],
             )
         finally:
             stop.set()
