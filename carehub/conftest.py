@@ -10,7 +10,9 @@ from carehub.core import crypto
 
 @pytest.fixture(autouse=True, scope="session")
 def _encryption_key():
-    """A throwaway key file for the test run (settings.test points CAREHUB_KEY_FILE at a temp dir)."""
+    """A throwaway key file for the test run.
+
+    settings.test points CAREHUB_KEY_FILE at a temporary directory."""
     if not settings.CAREHUB_KEY_FILE.exists():
         crypto.write_keyring(crypto.generate_keyring())
     crypto.keyring.cache_clear()

@@ -65,6 +65,9 @@ class ChangeRecord(ChainedRecord):
         "after",
     )
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.model} {self.object_id}"
+
 
 class Event(ChainedRecord):
     """A named thing that happened (`user.logged_in`, `patient.merged`), with its parameters."""
@@ -86,6 +89,9 @@ class Event(ChainedRecord):
         "data",
     )
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.name}"
+
 
 class AccessRecord(ChainedRecord):
     """One read of one patient's data of one category, by a person or an API client."""
@@ -99,3 +105,6 @@ class AccessRecord(ChainedRecord):
 
     class Meta(ChainedRecord.Meta):
         indexes = [models.Index(fields=["patient_id", "-at"], name="audit_access_patient_at")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.category} read of patient {self.patient_id}"

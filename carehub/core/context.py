@@ -63,7 +63,7 @@ def current_actor() -> object | None:
     return user if getattr(user, "is_authenticated", False) else None
 
 
-class acting_as:  # noqa: N801 - used as a context manager
+class acting_as:  # lower-case name: it is used as a context manager
     """Declare who acts in a command or background job: `with acting_as(user): ...`."""
 
     def __init__(self, actor: object | None):

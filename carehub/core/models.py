@@ -45,6 +45,9 @@ class WorkerHeartbeat(models.Model):
     name = models.CharField(max_length=50, unique=True)
     last_seen = models.DateTimeField()
 
+    def __str__(self) -> str:
+        return f"{self.name} (last seen {self.last_seen})"
+
 
 class ScheduledRun(models.Model):
     """One enqueued run of a periodic job; unique per period so schedulers never double up."""
@@ -55,3 +58,6 @@ class ScheduledRun(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "period"], name="scheduled_run_once")]
+
+    def __str__(self) -> str:
+        return f"{self.job} (period {self.period})"

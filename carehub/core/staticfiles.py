@@ -18,7 +18,9 @@ NPM_FILES = {
     # swagger-ui.css names its source map; the manifest storage needs the file to exist.
     "vendor/swagger-ui/swagger-ui.css.map": "swagger-ui-dist/swagger-ui.css.map",
     "vendor/swagger-ui/swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
-    "vendor/swagger-ui/swagger-ui-standalone-preset.js": "swagger-ui-dist/swagger-ui-standalone-preset.js",
+    "vendor/swagger-ui/swagger-ui-standalone-preset.js": (
+        "swagger-ui-dist/swagger-ui-standalone-preset.js"
+    ),
 }
 
 

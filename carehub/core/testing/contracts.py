@@ -15,8 +15,8 @@ A test class declares what it guards and inherits four checks:
 - anonymous: pages redirect to sign-in, API answers 401 problem JSON;
 - each role outside `allowed_roles`: 403 (pages and API);
 - each role in `relationship_roles` without the relationship (another patient's object): 404;
-- an allowed actor with the relationship: `expected_status`, exactly the expected access-log rows for
-  the target patient, the expected named events, and at most `max_queries` queries.
+- an allowed actor with the relationship: `expected_status`, exactly the expected access-log rows
+  for the target patient, the expected named events, and at most `max_queries` queries.
 """
 
 from __future__ import annotations
