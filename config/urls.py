@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from carehub.core import views as core_views
@@ -9,12 +9,12 @@ handler404 = "carehub.core.views.not_found"
 handler500 = "carehub.core.views.server_error"
 handler403 = "carehub.core.views.forbidden"
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/", include("carehub.accounts.api.urls")),
     path("", include("carehub.patients.api.urls")),
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
     path("accounts/", include("allauth.urls")),

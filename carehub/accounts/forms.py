@@ -27,7 +27,9 @@ class PatientSignupForm(forms.Form):
     )
     sex = forms.ChoiceField(label="Sex", choices=Sex.choices)
     phone = forms.CharField(label="Mobile phone", max_length=32, required=False)
-    site = forms.ModelChoiceField(label="Your clinic", queryset=None, empty_label=None)
+    site: forms.ModelChoiceField = forms.ModelChoiceField(
+        label="Your clinic", queryset=None, empty_label=None
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Self
 
 from django.db import models
 
@@ -13,7 +13,7 @@ from carehub.core import policies
 class RestrictedQuerySet(models.QuerySet):
     """`Model.objects.restrict(actor, action)`: the rows `actor` may `action`, deny by default."""
 
-    def restrict(self, actor: Any, action: str = "view") -> RestrictedQuerySet:
+    def restrict(self, actor: Any, action: str = "view") -> Self:
         return policies.apply(self, actor, action)
 
 

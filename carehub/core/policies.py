@@ -7,7 +7,7 @@ registered rule yields an empty queryset, so forgetting a rule fails closed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 
@@ -23,13 +23,15 @@ def register(model: type[models.Model]) -> Callable[[PolicyRule], PolicyRule]:
     return decorator
 
 
-def apply(queryset: models.QuerySet, actor: Any, action: str) -> models.QuerySet:
+def apply[Q: models.QuerySet](queryset: Q, actor: Any, action: str) -> Q:
+    """The rows of `queryset` that `actor` may `action`, as a queryset of the same class."""
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return queryset.none()
     rule = _registry.get(queryset.model)
     if rule is None:
         return queryset.none()
-    return rule(queryset, actor, action)
+    # Rules filter the queryset they are given, so its class is kept.
+    return cast(Q, rule(queryset, actor, action))
 
 
 def can(actor: Any, action: str, obj: models.Model) -> bool:

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from carehub.accounts.choices import Role
 from carehub.core.api import json_problem_response
 
-HOME_BY_ROLE = {
+HOME_BY_ROLE: dict[str, str] = {
     Role.PATIENT: "patients:me",
     Role.DOCTOR: "patients:my_patients",
     Role.NURSE: "patients:my_patients",
@@ -27,7 +27,7 @@ HOME_BY_ROLE = {
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Each role lands on the page with its real work."""
-    return redirect(HOME_BY_ROLE.get(request.user.role, "account_login"))
+    return redirect(HOME_BY_ROLE.get(getattr(request.user, "role", ""), "account_login"))
 
 
 WORKER_STALE_AFTER = timedelta(seconds=90)

@@ -507,7 +507,8 @@ def duplicate_review(*, actor, view: str = "", limit: int = 100) -> DuplicateRev
         shown.setdefault(c.other.pk, c.other)
     for p in merged:
         shown.setdefault(p.pk, p)
-        shown.setdefault(p.merged_into.pk, p.merged_into)
+        if p.merged_into is not None:  # always, given merged_into__isnull=False above
+            shown.setdefault(p.merged_into.pk, p.merged_into)
     _log(actor, shown.values(), AccessCategory.DEMOGRAPHICS, view)
     return DuplicateReview(candidates=candidates, merged=merged)
 

@@ -4,6 +4,7 @@ environment (12-factor): DATABASE_URL, EMAIL_*, CAREHUB_* ."""
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import dj_database_url
 
@@ -104,7 +105,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "carehub.sqlite3",
+            "NAME": str(VAR_DIR / "carehub.sqlite3"),
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -151,8 +152,9 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[CareHub] "
 # Throttling: allauth's rate limits (per IP and per account); the hard lockout lives in
-# carehub.accounts (LOGIN_LOCKOUT_*), so it also covers the token endpoint.
-ACCOUNT_RATE_LIMITS = {
+# carehub.accounts (LOGIN_LOCKOUT_*), so it also covers the token endpoint. False (allauth's
+# "rate limiting off") is what settings.test uses.
+ACCOUNT_RATE_LIMITS: dict[str, str] | Literal[False] = {
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",

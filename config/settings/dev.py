@@ -3,10 +3,10 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env_bool
+from .base import SECRET_KEY, VAR_DIR, env_bool
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-if not SECRET_KEY:  # noqa: F405
+if not SECRET_KEY:
     # A per-install secret generated on first run, kept out of the repository.
     _secret_file = VAR_DIR / "secret_key"
     if _secret_file.exists():

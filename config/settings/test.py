@@ -19,6 +19,6 @@ STORAGES = {
 }
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    DATABASES["default"]["NAME"] = _tmp / "test.sqlite3"  # noqa: F405
+    DATABASES["default"]["NAME"] = str(_tmp / "test.sqlite3")  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(_tmp / "test-db.sqlite3")}  # noqa: F405
 ACCOUNT_RATE_LIMITS = False

@@ -11,7 +11,7 @@ from carehub.accounts.models import User
 TEST_PASSWORD = "correct-horse-battery-staple-42"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -49,7 +49,7 @@ def totp_code(secret: str) -> str:
 
 def make_user(role: str = Role.PATIENT, *, mfa: bool | None = None, **kwargs) -> User:
     """A user of `role`; staff get TOTP by default, as they must have it to do anything."""
-    user = UserFactory(role=role, **kwargs)
+    user = UserFactory.create(role=role, **kwargs)
     if mfa if mfa is not None else role != Role.PATIENT:
         user.totp_secret = give_totp(user)  # type: ignore[attr-defined]
     return user

@@ -42,7 +42,8 @@ def signup_data(clinic, **overrides) -> dict:
 
 def confirm_link() -> str:
     assert mail.outbox, "no email was sent"
-    match = re.search(r"https?://[^/\s]+(/accounts/confirm-email/[^/\s]+/)", mail.outbox[-1].body)
+    body = str(mail.outbox[-1].body)
+    match = re.search(r"https?://[^/\s]+(/accounts/confirm-email/[^/\s]+/)", body)
     assert match, mail.outbox[-1].body
     return match.group(1)
 

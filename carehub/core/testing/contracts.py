@@ -38,10 +38,10 @@ def client_for(user, *, api: bool = False):
     if api:
         from carehub.accounts.tokens import _pair_for
 
-        client = APIClient()
+        api_client = APIClient()
         if user is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {_pair_for(user).access}")
-        return client
+            api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {_pair_for(user).access}")
+        return api_client
     client = Client()
     if user is not None:
         client.force_login(user)

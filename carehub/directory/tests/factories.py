@@ -7,7 +7,7 @@ from carehub.accounts.tests.factories import make_user
 from carehub.directory.models import Practitioner, Site, Specialty
 
 
-class SiteFactory(factory.django.DjangoModelFactory):
+class SiteFactory(factory.django.DjangoModelFactory[Site]):
     class Meta:
         model = Site
         django_get_or_create = ("code",)
@@ -18,7 +18,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
     emergency_phone = "999"
 
 
-class SpecialtyFactory(factory.django.DjangoModelFactory):
+class SpecialtyFactory(factory.django.DjangoModelFactory[Specialty]):
     class Meta:
         model = Specialty
         django_get_or_create = ("code",)
@@ -39,8 +39,8 @@ def make_practitioner(
     practitioner = Practitioner.objects.create(
         user=user, title="Dr" if role == Role.DOCTOR else "", languages=["en"]
     )
-    practitioner.sites.add(site or SiteFactory())
+    practitioner.sites.add(site or SiteFactory.create())
     practitioner.specialties.add(
-        SpecialtyFactory(code=specialty_code, label=specialty_code.replace("_", " ").title())
+        SpecialtyFactory.create(code=specialty_code, label=specialty_code.replace("_", " ").title())
     )
     return practitioner

@@ -11,7 +11,7 @@ from carehub.patients.choices import RelationshipSource, Sex
 from carehub.patients.models import CareRelationship, Patient
 
 
-class PatientFactory(factory.django.DjangoModelFactory):
+class PatientFactory(factory.django.DjangoModelFactory[Patient]):
     """A patient record without a sign-in account (use `make_patient_user` for one with)."""
 
     class Meta:
@@ -32,7 +32,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
 def make_patient_user(**patient_kwargs) -> Patient:
     """A patient who can sign in: a user with role patient linked to their record."""
     user = make_user(Role.PATIENT)
-    return PatientFactory(user=user, email=user.email, **patient_kwargs)
+    return PatientFactory.create(user=user, email=user.email, **patient_kwargs)
 
 
 def relate(practitioner, patient: Patient) -> CareRelationship:
