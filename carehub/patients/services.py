@@ -46,18 +46,8 @@ DEMOGRAPHIC_FIELDS = (
     "national_id",
 )
 # What a patient may change about themselves; identity fields go through reception.
-SELF_SERVICE_FIELDS = (
-    "phone",
-    "address_line",
-    "city",
-    "postal_code",
-    "country",
-    "preferred_language",
-    "emergency_contact_name",
-    "emergency_contact_phone",
-    "emergency_contact_relation",
-    "reminder_channel",
-)
+IDENTITY_FIELDS = ("given_name", "family_name", "birth_date", "sex", "email", "national_id")
+SELF_SERVICE_FIELDS = tuple(f for f in DEMOGRAPHIC_FIELDS if f not in IDENTITY_FIELDS)
 
 
 def _require(actor, action: str, patient: Patient) -> None:

@@ -8,28 +8,9 @@ from rest_framework import serializers
 
 from carehub.directory import selectors as directory
 from carehub.patients.models import Patient
+from carehub.patients.services import DEMOGRAPHIC_FIELDS
 
-FIELDS: tuple[str, ...] = (
-    "id",
-    "mrn",
-    "given_name",
-    "family_name",
-    "birth_date",
-    "sex",
-    "phone",
-    "email",
-    "address_line",
-    "city",
-    "postal_code",
-    "country",
-    "preferred_language",
-    "emergency_contact_name",
-    "emergency_contact_phone",
-    "emergency_contact_relation",
-    "reminder_channel",
-    "site",
-    "national_id",
-)
+FIELDS: tuple[str, ...] = ("id", "mrn", *DEMOGRAPHIC_FIELDS, "site")
 
 
 class PatientSerializer(serializers.ModelSerializer):
