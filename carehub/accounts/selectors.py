@@ -139,3 +139,14 @@ def admin_overview(*, actor: User) -> AdminOverview:
         security_events=rows,
         open_duplicates=patients.duplicate_candidates_open(actor=actor).count(),
     )
+
+
+def display_names(*, public_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Full names of staff accounts by public id, to show people rather than login emails (for
+    instance on a patient's "who viewed my record" page). Patients' names are never returned."""
+    rows = (
+        User.objects.filter(public_id__in=public_ids)
+        .exclude(role=Role.PATIENT)
+        .values_list("public_id", "first_name", "last_name")
+    )
+    return {pid: f"{first} {last}".strip() for pid, first, last in rows if first or last}

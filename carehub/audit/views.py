@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from carehub.accounts import selectors as account_selectors
 from carehub.accounts.choices import Role
 from carehub.audit import selectors, services
 from carehub.audit.filters import (
@@ -249,6 +250,10 @@ def my_access(request: HttpRequest) -> HttpResponse:
     """Who looked at my record, when, what and why; emergency (break-glass) reads flagged."""
     page = _page(request, selectors.my_access_list(actor=request.user))
     reasons = selectors.break_glass_reasons(actor=request.user, records=page.object_list)
+    names = account_selectors.display_names(
+        public_ids={r.actor_id for r in page.object_list if r.actor_id}
+    )
     for row in page.object_list:
         row.break_glass_reason = reasons.get(row.seq, "")
+        row.actor_name = names.get(row.actor_id, "")
     return render(request, "audit/my_access.html", {"page_obj": page})

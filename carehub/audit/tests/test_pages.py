@@ -399,3 +399,20 @@ def test_changes_page_lists_only_filled_fields_of_a_created_record(auditor):
     names = [name for name, _, _ in row.diff]
     assert "city" in names
     assert "address_line" not in names
+
+
+@pytest.mark.django_db
+def test_patients_see_the_names_of_staff_who_viewed_their_record(client):
+    from carehub.directory.tests.factories import make_practitioner
+    from carehub.patients import selectors as patient_selectors
+    from carehub.patients.tests.factories import make_patient_user, relate
+
+    patient = make_patient_user()
+    doctor = make_practitioner(first_name="Mark", last_name="Williamson")
+    relate(doctor, patient)
+    patient_selectors.patient_get(actor=doctor.user, public_id=patient.public_id)
+
+    client.force_login(patient.user)
+    html = client.get(reverse("audit:my_access")).content.decode()
+
+    assert "Mark Williamson" in html

@@ -81,14 +81,6 @@ def test_the_patient_home_fits_a_phone_screen_without_sideways_scrolling(new_pag
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="Product bug (templates not owned here): on a 390 px phone the 'Personal details' "
-    "table of /patients/me/ (carehub/patients/templates/patients/_demographics.html) is wider "
-    "than its .table-wrap when the email address is long: the address is cut at the screen edge "
-    "and the table scrolls sideways. Fix in static/css/carehub.css, e.g. "
-    "`.table-wrap td { overflow-wrap: anywhere; }` (as dl.details dd already has).",
-)
 def test_the_patients_own_details_fit_a_phone_screen_with_a_long_email_address(new_page):
     user = make_user(Role.PATIENT, email="maximiliana.featherstonehaugh@example.com")
     PatientFactory(user=user, email=user.email)
