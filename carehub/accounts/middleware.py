@@ -51,6 +51,9 @@ def _problem(status: int, detail: str) -> HttpResponse:
     return json_problem_response(status, detail)
 
 
+ACTIVITY_RESOLUTION = 30  # seconds
+
+
 class SessionLifetimeMiddleware:
     """Ends a browser session after the idle timeout (15 min staff, 30 min patients by default)
     or after the absolute lifetime (12 h), whichever comes first.
@@ -75,7 +78,10 @@ class SessionLifetimeMiddleware:
             idle = seen is not None and now - seen > idle_timeout_for(user)
             if too_old or idle:
                 return self._end(request, too_old=too_old)
-            if request.headers.get(BACKGROUND_HEADER) != "1":
+            # Activity is recorded to the nearest ACTIVITY_RESOLUTION seconds: saving the session
+            # on every request would make every page view a database write.
+            fresh = seen is not None and now - seen < ACTIVITY_RESOLUTION
+            if request.headers.get(BACKGROUND_HEADER) != "1" and not fresh:
                 request.session[SESSION_SEEN] = now
         return self.get_response(request)
 

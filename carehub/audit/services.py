@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -75,4 +76,26 @@ def access_record(
         AccessRecord(patient_id=pid, category=category, purpose=purpose, view=view, **fields)
         for pid in dict.fromkeys(patient_ids)
     ]
+    buffer = _access_buffer.get()
+    if buffer is not None:
+        buffer.extend(records)  # appended by AccessLogMiddleware before the response is sent
+        return records
     return chain.append(records)
+
+
+_access_buffer: contextvars.ContextVar[list[AccessRecord] | None] = contextvars.ContextVar(
+    "carehub_access_buffer", default=None
+)
+
+
+def access_buffer_open() -> contextvars.Token:
+    """Collect access rows instead of appending each one (see audit.middleware)."""
+    return _access_buffer.set([])
+
+
+def access_buffer_close(token: contextvars.Token, *, flush: bool) -> None:
+    """Stop collecting and append what was collected, in one transaction."""
+    records = _access_buffer.get() or []
+    _access_buffer.reset(token)
+    if flush and records:
+        chain.append(records)
