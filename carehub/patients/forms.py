@@ -9,13 +9,15 @@ from django.conf import global_settings
 from django.core.validators import RegexValidator
 
 from carehub.core.exceptions import ServiceError
+from carehub.core.widgets import FastSelect
 from carehub.patients import services
 from carehub.patients.choices import ConsentKind, ContactChannel, Sex
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# Plain strings (not lazy translations): the list is rendered on every patient form.
 LANGUAGE_CHOICES = sorted(
-    ((code, name) for code, name in global_settings.LANGUAGES if len(code) <= 8),
-    key=lambda c: str(c[1]),
+    ((code, str(name)) for code, name in global_settings.LANGUAGES if len(code) <= 8),
+    key=lambda c: c[1],
 )
 
 
@@ -79,7 +81,7 @@ class _DemographicsForm(forms.Form):
         validators=[RegexValidator(r"^[A-Za-z]{2}$", "Enter a two-letter country code.")],
     )
     preferred_language = forms.ChoiceField(
-        choices=LANGUAGE_CHOICES, initial="en", label="Preferred language"
+        choices=LANGUAGE_CHOICES, initial="en", label="Preferred language", widget=FastSelect
     )
     emergency_contact_name = forms.CharField(
         max_length=200, required=False, label="Emergency contact name"
