@@ -10,7 +10,7 @@ cd "$ROOT"
 PY=.venv/bin/python
 START=$SECONDS
 STEP=0
-TOTAL=10
+TOTAL=11
 CURRENT=
 
 header() {

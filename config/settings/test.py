@@ -12,6 +12,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 _tmp = Path(tempfile.mkdtemp(prefix="carehub-test-"))
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 MEDIA_ROOT = _tmp / "media"
+STATIC_ROOT = _tmp / "static"  # WhiteNoise expects it to exist
+STATIC_ROOT.mkdir()
 CAREHUB_KEY_FILE = _tmp / "keys.json"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
