@@ -78,7 +78,9 @@ trap stop_all EXIT
 
 "$PY" manage.py run_worker &
 WORKER_PID=$!
-.venv/bin/gunicorn config.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 --access-logfile - &
+# Sync workers, not threads: with threaded workers one process kept most kept-alive connections
+# and p95 doubled (docs/benchmarks.md). WEB_WORKERS overrides the count.
+.venv/bin/gunicorn config.wsgi --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-4}" --access-logfile - &
 GUNICORN_PID=$!
 
 # Print the banner once gunicorn accepts connections (or gave up trying).

@@ -191,6 +191,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"token": "30/min"},
+    # Throttle by REMOTE_ADDR, like the audit trail: an X-Forwarded-For header is client-controlled
+    # unless a proxy rewrites it (set CAREHUB_NUM_PROXIES to the number of trusted proxies).
+    "NUM_PROXIES": env_int("CAREHUB_NUM_PROXIES", 0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SIMPLE_JWT = {

@@ -326,3 +326,21 @@ def test_a_session_cookie_alone_also_authenticates_api_calls(client):
     client.post("/accounts/login/", {"login": user.email, "password": TEST_PASSWORD})
 
     assert client.get(WHOAMI_URL).json() == {"email": user.email}
+
+
+@pytest.mark.django_db
+def test_token_throttle_cannot_be_dodged_with_a_forged_forwarded_for_header():
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    statuses = [
+        client.post(
+            "/api/v1/auth/token/",
+            {"username": "nobody@example.org", "password": "wrong"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        ).status_code
+        for i in range(35)
+    ]
+
+    assert 429 in statuses
