@@ -835,8 +835,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--users", type=int, default=20, help="users for the page runs (default 20)")
     p.add_argument("--duration", default="60s", help="length of each locust run (default 60s)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    p.add_argument("--threads", type=int, default=4, help="gunicorn threads (default 4)")
+    # Defaults follow scripts/run.sh (4 sync workers since the runs recorded in docs/benchmarks.md).
+    p.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    p.add_argument("--threads", type=int, default=1, help="gunicorn threads (default 1)")
     p.add_argument(
         "--think",
         type=float,
