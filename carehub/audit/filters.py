@@ -14,6 +14,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from carehub.audit.choices import AccessCategory, ChangeAction, Priority, Purpose
+from carehub.core.widgets import FastSelect
 
 
 def _blank(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str, str]]:
@@ -79,6 +80,9 @@ class AuditFilterForm(forms.Form):
             label="Sort by",
             choices=[(key, label) for key, (label, _) in self.SORTS.items()],
         )
+        for field in self.fields.values():
+            if type(field.widget) is forms.Select:  # same markup, without a template per option
+                field.widget = FastSelect(choices=field.widget.choices)
 
     # --- validation -----------------------------------------------------------------------
     def clean_patient(self) -> uuid.UUID | None:

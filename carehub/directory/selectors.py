@@ -61,4 +61,9 @@ def practitioner_get(*, actor, public_id: uuid.UUID | str, action: str = "view")
 
 
 def practitioner_of_user(*, user) -> Practitioner | None:
-    return Practitioner.objects.filter(user=user).prefetch_related("specialties", "sites").first()
+    practitioner = (
+        Practitioner.objects.filter(user=user).prefetch_related("specialties", "sites").first()
+    )
+    if practitioner is not None:
+        practitioner.user = user  # the caller's user object: no second query for it
+    return practitioner

@@ -336,6 +336,21 @@ def patient_self_overview(*, actor, view: str = "") -> PatientOverview:
     return _overview(actor, patient, view, break_glass_recent=recent)
 
 
+def patient_self_consents(*, actor, view: str = "") -> tuple[Patient, list[ConsentRow]]:
+    """The signed-in patient's record and consent answers (consents access row, purpose self)."""
+    patient = (
+        Patient.objects.restrict(actor, "view")
+        .filter(merged_into__isnull=True)
+        .select_related("site")
+        .first()
+    )
+    if patient is None:
+        raise NotFound("No patient record is linked to this account.")
+    rows = _consent_rows(actor, patient)
+    _log(actor, [patient], AccessCategory.CONSENTS, view)
+    return patient, rows
+
+
 def patient_self_get(*, actor, view: str = "") -> Patient:
     """The signed-in patient's own record (demographics access row, purpose self)."""
     patient = (

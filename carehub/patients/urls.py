@@ -6,6 +6,7 @@ app_name = "patients"
 urlpatterns = [
     path("", views.patient_list, name="list"),
     path("me/", views.me, name="me"),
+    path("me/details/", views.me_details, name="me_details"),
     path("me/consents/", views.me_consents, name="me_consents"),
     path("mine/", views.my_patients, name="my_patients"),
     path("register/", views.register, name="register"),

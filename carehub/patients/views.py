@@ -60,57 +60,67 @@ def _detail(patient_or_id) -> str:
 # --- the patient's own record ----------------------------------------------------------------
 
 
-def _me_page(request: HttpRequest, *, details_form=None, status: int = 200) -> HttpResponse:
+@require_GET
+@role_required(Role.PATIENT)
+def me(request: HttpRequest) -> HttpResponse:
+    """The patient's home: details, consents and care team read-only, with links to change them
+    (the forms have pages of their own, so the page most visited renders no form)."""
     overview = selectors.patient_self_overview(actor=request.user, view=_view_name(request))
     context = {
         "overview": overview,
         "patient": overview.patient,
-        "details_form": details_form
-        or forms.SelfServiceForm(initial=forms.SelfServiceForm.initial_for(overview.patient)),
-        "consent_form": forms.ConsentForm(initial=forms.ConsentForm.initial_for(overview.consents)),
         "has_mfa": accounts.user_has_mfa(user=request.user),  # type: ignore[arg-type]
     }
-    return render(request, "patients/me.html", context, status=status)
+    return render(request, "patients/me.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @role_required(Role.PATIENT)
-def me(request: HttpRequest) -> HttpResponse:
+def me_details(request: HttpRequest) -> HttpResponse:
+    """The contact details a patient may change themselves."""
+    patient = selectors.patient_self_get(actor=request.user, view=_view_name(request))
+    initial = forms.SelfServiceForm.initial_for(patient)
     if request.method == "GET":
-        return _me_page(request)
-    form = forms.SelfServiceForm(request.POST)
-    patient = selectors.patient_of_user(user=request.user)
-    if patient is None:
-        raise Http404
-    if form.is_valid():
-        try:
-            services.patient_update(actor=request.user, patient=patient, **form.service_data())
-        except ServiceError as exc:
-            forms.apply_service_error(form, exc)
-        else:
-            messages.success(request, "Your details have been saved.")
-            return redirect("patients:me")
-    return _me_page(request, details_form=form)
+        form = forms.SelfServiceForm(initial=initial)
+    else:
+        form = forms.SelfServiceForm(request.POST, initial=initial)
+        if form.is_valid():
+            try:
+                services.patient_update(actor=request.user, patient=patient, **form.service_data())
+            except ServiceError as exc:
+                forms.apply_service_error(form, exc)
+            else:
+                messages.success(request, "Your details have been saved.")
+                return redirect("patients:me")
+    return render(request, "patients/me_details.html", {"form": form, "patient": patient})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(Role.PATIENT)
 def me_consents(request: HttpRequest) -> HttpResponse:
-    form = forms.ConsentForm(request.POST)
-    patient = selectors.patient_of_user(user=request.user)
-    if patient is None or not form.is_valid():
-        raise Http404
-    try:
-        changed = services.consents_update(
-            actor=request.user, patient=patient, answers=form.cleaned_data
-        )
-    except ServiceError as exc:
-        messages.error(request, exc.message)
+    """The patient's consent answers, one checkbox each."""
+    patient, rows = selectors.patient_self_consents(actor=request.user, view=_view_name(request))
+    initial = forms.ConsentForm.initial_for(rows)
+    if request.method == "GET":
+        form = forms.ConsentForm(initial=initial)
     else:
-        messages.success(
-            request, "Your consent choices have been saved." if changed else "Nothing changed."
-        )
-    return redirect(reverse("patients:me") + "#consents")
+        form = forms.ConsentForm(request.POST, initial=initial)
+        if form.is_valid():
+            try:
+                changed = services.consents_update(
+                    actor=request.user, patient=patient, answers=form.cleaned_data
+                )
+            except ServiceError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(
+                    request,
+                    "Your consent choices have been saved." if changed else "Nothing changed.",
+                )
+                return redirect(reverse("patients:me") + "#consents")
+    return render(
+        request, "patients/me_consents.html", {"form": form, "patient": patient, "rows": rows}
+    )
 
 
 # --- staff: search, register, record, edit ---------------------------------------------------

@@ -34,6 +34,8 @@ def test_shows_own_record_with_security_and_access_links(patient):
     assert reverse("audit:my_access") in body
     assert "Who has viewed my record" in body
     assert reverse("mfa_index") in body
+    assert reverse("patients:me_details") in body
+    assert reverse("patients:me_consents") in body
     assert "Two-factor authentication is not set up" in body
     assert body.count("<h1") == 1
     assert "style=" not in body
@@ -57,7 +59,7 @@ def test_security_card_shows_mfa_on(patient):
 def test_patient_updates_contact_details(patient):
     client = client_for(patient.user)
     response = client.post(
-        reverse("patients:me"),
+        reverse("patients:me_details"),
         {
             "phone": "+44 7700 900888",
             "preferred_language": "fr",
@@ -79,7 +81,7 @@ def test_patient_updates_contact_details(patient):
 
 def test_invalid_details_show_errors(patient):
     response = client_for(patient.user).post(
-        reverse("patients:me"),
+        reverse("patients:me_details"),
         {
             "country": "France",
             "preferred_language": "en",
@@ -104,3 +106,37 @@ def test_consent_toggles(patient):
         "email": True,
         "research": False,
     }
+
+
+def test_details_page_shows_current_values_and_is_logged(patient):
+    patient.phone = "+44 7700 900123"
+    patient.save(update_fields=["phone"])
+    body = client_for(patient.user).get(reverse("patients:me_details")).content.decode()
+    assert 'value="+44 7700 900123"' in body
+    assert 'value="Grace Hopper"' in body
+    rows = AccessRecord.objects.filter(patient_id=patient.public_id)
+    assert list(rows.values_list("category", "purpose")) == [("demographics", Purpose.SELF)]
+
+
+def test_home_page_only_reads(patient):
+    response = client_for(patient.user).post(reverse("patients:me"), {"phone": "+44 7700 900888"})
+    assert response.status_code == 405
+    patient.refresh_from_db()
+    assert patient.phone != "+44 7700 900888"
+
+
+def test_consents_page_ticks_given_consents(patient):
+    Consent.objects.create(patient=patient, kind="research", granted=True)
+    Consent.objects.create(patient=patient, kind="email", granted=False)
+    body = client_for(patient.user).get(reverse("patients:me_consents")).content.decode()
+    assert 'name="research" id="id_research" checked' in body
+    assert 'name="email" id="id_email" checked' not in body
+    rows = AccessRecord.objects.filter(patient_id=patient.public_id)
+    assert list(rows.values_list("category", flat=True)) == ["consents"]
+
+
+def test_home_page_lists_consent_answers(patient):
+    Consent.objects.create(patient=patient, kind="research", granted=False)
+    body = client_for(patient.user).get(reverse("patients:me")).content.decode()
+    assert "Refused" in body
+    assert "Not answered" in body

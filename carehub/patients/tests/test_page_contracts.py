@@ -40,12 +40,24 @@ class TestMePage(_OwnRecord, PageContract):
     max_queries = 32
 
 
+class TestMeDetailsPage(_OwnRecord, PageContract):
+    url_name = "patients:me_details"
+    allowed_roles = (Role.PATIENT,)
+    expected_access = ("demographics",)
+
+
+class TestMeConsentsPage(_OwnRecord, PageContract):
+    url_name = "patients:me_consents"
+    allowed_roles = (Role.PATIENT,)
+    expected_access = ("consents",)
+
+
 class TestMeDetailsSubmit(_OwnRecord, PageContract):
-    url_name = "patients:me"
+    url_name = "patients:me_details"
     method = "post"
     allowed_roles = (Role.PATIENT,)
     expected_status = 302
-    expected_access = ()
+    expected_access = ("demographics",)
 
     def data(self, target):
         return {"phone": "+44 7700 900999", "preferred_language": "en", "reminder_channel": "sms"}
@@ -56,7 +68,7 @@ class TestMeConsentsSubmit(_OwnRecord, PageContract):
     method = "post"
     allowed_roles = (Role.PATIENT,)
     expected_status = 302
-    expected_access = ()
+    expected_access = ("consents",)
 
     def data(self, target):
         return {"email": "on", "treatment": "on"}
