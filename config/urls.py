@@ -12,6 +12,7 @@ handler403 = "carehub.core.views.forbidden"
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/", include("carehub.accounts.api.urls")),
     path("", include("carehub.patients.api.urls")),
+    path("", include("carehub.scheduling.api.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -22,6 +23,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", include("carehub.audit.urls")),
     path("directory/", include("carehub.directory.urls")),
     path("patients/", include("carehub.patients.urls")),
+    path("appointments/", include("carehub.scheduling.urls")),
+    path("notifications/", include("carehub.notifications.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -25,6 +25,7 @@ class AccessCategory(models.TextChoices):
     IDENTIFIERS = "identifiers", "Identifiers"
     CONSENTS = "consents", "Consents"
     CARE_TEAM = "care_team", "Care team"
+    APPOINTMENTS = "appointments", "Appointments"
     AUDIT = "audit", "Access history"
 
 

@@ -26,6 +26,17 @@ class Site(PublicModel):
     emergency_phone = models.CharField(max_length=32)
     address = models.TextField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # Booking rules of the site (scheduling reads them through directory.selectors).
+    booking_min_notice_minutes = models.PositiveIntegerField(
+        default=60, help_text="How long before its start an appointment can still be booked."
+    )
+    cancellation_cutoff_minutes = models.PositiveIntegerField(
+        default=120,
+        help_text="Patients can cancel or reschedule online until this long before the start.",
+    )
+    booking_horizon_days = models.PositiveIntegerField(
+        default=90, help_text="How far ahead patients can book."
+    )
 
     class Meta:
         ordering = ["name"]

@@ -18,6 +18,11 @@ def specialty_choices() -> QuerySet[Specialty]:
     return Specialty.objects.order_by("label")
 
 
+def site_by_id(*, site_id: int) -> Site:
+    """A site by primary key, for other apps' internal use (sites are not private data)."""
+    return Site.objects.get(pk=site_id)
+
+
 def site_list(*, actor, action: str = "view") -> QuerySet[Site]:
     """Sites `actor` may `action`, by name."""
     return Site.objects.restrict(actor, action).order_by("name")
@@ -58,6 +63,20 @@ def practitioner_get(*, actor, public_id: uuid.UUID | str, action: str = "view")
         )
     except (ValueError, Practitioner.DoesNotExist) as exc:
         raise NotFound("No such practitioner.") from exc
+
+
+def practitioner_by_id(*, practitioner_id: int) -> Practitioner:
+    """For other apps' internal use (a foreign key they already hold)."""
+    return Practitioner.objects.select_related("user").get(pk=practitioner_id)
+
+
+def practitioner_ids_of_specialty(*, specialty_id: int) -> list[int]:
+    """Active practitioners of a specialty, by primary key."""
+    return list(
+        Practitioner.objects.filter(specialties=specialty_id, user__is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def practitioner_of_user(*, user) -> Practitioner | None:

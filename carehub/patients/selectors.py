@@ -83,6 +83,12 @@ def _log(
         )
 
 
+def log_access(*, actor, patients: Iterable[Patient], category: str, view: str = "") -> None:
+    """For other apps: `actor` has just read `category` data of `patients` (one row each, with
+    the purpose worked out here: own record, care, break-glass or administration)."""
+    _log(actor, patients, category, view)
+
+
 def patient_get(
     *,
     actor,

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "carehub.audit",
     "carehub.directory",
     "carehub.patients",
+    "carehub.scheduling",
+    "carehub.notifications",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -178,6 +180,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 BREAK_GLASS_MINUTES = env_int("CAREHUB_BREAK_GLASS_MINUTES", 60)
+# Scheduling: how long a freed slot is held for the next patient on the waitlist.
+WAITLIST_OFFER_MINUTES = env_int("CAREHUB_WAITLIST_OFFER_MINUTES", 15)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,584 @@
+"""Reads of the scheduling app: free slots, practitioners with their next free slot, and
+appointment lists restricted to what the actor may see. A read that shows patients writes one
+access-log row per patient (category "appointments")."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from carehub.accounts.choices import CLINICIAN_ROLES, Role
+from carehub.audit.choices import AccessCategory
+from carehub.core.exceptions import NotFound
+from carehub.patients import selectors as patients
+from carehub.scheduling import slots as engine
+from carehub.scheduling.choices import ACTIVE_STATUSES, ExceptionKind, OfferStatus, Status
+from carehub.scheduling.models import (
+    Appointment,
+    AvailabilityException,
+    AvailabilityRule,
+    CalendarFeed,
+    WaitlistEntry,
+    WaitlistOffer,
+)
+
+Slot = engine.Slot
+
+
+# --- free slots ------------------------------------------------------------------------------
+@dataclass
+class SiteRules:
+    """Booking rules of one site, as the slot search needs them."""
+
+    timezone: str
+    min_notice: timedelta
+    horizon: timedelta
+    cancellation_cutoff: timedelta
+
+
+@dataclass
+class Availability:
+    """Everything the engine needs for one practitioner over one window."""
+
+    rules: list[engine.Rule] = field(default_factory=list)
+    extras: list[engine.Extra] = field(default_factory=list)
+    blocks: list[engine.Block] = field(default_factory=list)
+    busy: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+
+_SITE_FIELDS = (
+    "site_id",
+    "site__timezone",
+    "site__booking_min_notice_minutes",
+    "site__booking_horizon_days",
+    "site__cancellation_cutoff_minutes",
+)
+
+
+def _site_rules(row: dict[str, Any], sites: dict[int, SiteRules]) -> None:
+    sites.setdefault(
+        row["site_id"],
+        SiteRules(
+            timezone=row["site__timezone"],
+            min_notice=timedelta(minutes=row["site__booking_min_notice_minutes"]),
+            horizon=timedelta(days=row["site__booking_horizon_days"]),
+            cancellation_cutoff=timedelta(minutes=row["site__cancellation_cutoff_minutes"]),
+        ),
+    )
+
+
+def availability_load(
+    practitioner_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    for_patient_id: int | None = None,
+    ignore_appointment_id: int | None = None,
+) -> tuple[dict[int, Availability], dict[int, SiteRules]]:
+    """Rules, exceptions, busy times and site rules of `practitioner_ids` around [start, end):
+    four queries whatever the number of practitioners. Offers held for `for_patient_id` do not
+    count as busy for them; `ignore_appointment_id` (an appointment being rescheduled) neither."""
+    result: dict[int, Availability] = {pid: Availability() for pid in practitioner_ids}
+    sites: dict[int, SiteRules] = {}
+    rules = AvailabilityRule.objects.filter(practitioner_id__in=practitioner_ids).values(
+        "practitioner_id",
+        "weekday",
+        "start_time",
+        "end_time",
+        "slot_minutes",
+        "mode",
+        "valid_from",
+        "valid_until",
+        *_SITE_FIELDS,
+    )
+    for row in rules:
+        _site_rules(row, sites)
+        result[row["practitioner_id"]].rules.append(
+            engine.Rule(
+                site_id=row["site_id"],
+                timezone=row["site__timezone"],
+                weekday=row["weekday"],
+                start_time=row["start_time"],
+                end_time=row["end_time"],
+                slot_minutes=row["slot_minutes"],
+                mode=row["mode"],
+                valid_from=row["valid_from"],
+                valid_until=row["valid_until"],
+            )
+        )
+    margin = timedelta(days=1)
+    exceptions = AvailabilityException.objects.filter(
+        practitioner_id__in=practitioner_ids, start__lt=end + margin, end__gt=start - margin
+    ).values("practitioner_id", "kind", "start", "end", "slot_minutes", "mode", *_SITE_FIELDS)
+    for row in exceptions:
+        target = result[row["practitioner_id"]]
+        if row["kind"] == ExceptionKind.EXTRA:
+            _site_rules(row, sites)
+            target.extras.append(
+                engine.Extra(
+                    row["site_id"], row["start"], row["end"], row["slot_minutes"], row["mode"]
+                )
+            )
+        else:
+            target.blocks.append(engine.Block(row["site_id"], row["start"], row["end"]))
+    appointments = Appointment.objects.filter(
+        practitioner_id__in=practitioner_ids,
+        status__in=ACTIVE_STATUSES,
+        start__lt=end + margin,
+        end__gt=start - margin,
+    )
+    if ignore_appointment_id is not None:
+        appointments = appointments.exclude(pk=ignore_appointment_id)
+    for pid, a_start, a_end in appointments.values_list("practitioner_id", "start", "end"):
+        result[pid].busy.append((a_start, a_end))
+    offers = WaitlistOffer.objects.filter(
+        practitioner_id__in=practitioner_ids,
+        status=OfferStatus.OPEN,
+        expires_at__gt=timezone.now(),
+        start__lt=end + margin,
+        end__gt=start - margin,
+    )
+    if for_patient_id is not None:
+        offers = offers.exclude(entry__patient_id=for_patient_id)
+    for pid, o_start, o_end in offers.values_list("practitioner_id", "start", "end"):
+        result[pid].busy.append((o_start, o_end))
+    return result, sites
+
+
+def _bookable(slot: Slot, sites: dict[int, SiteRules], now: datetime, staff: bool) -> bool:
+    rules = sites[slot.site_id]
+    earliest = now if staff else now + rules.min_notice
+    return earliest <= slot.start < now + rules.horizon
+
+
+def free_slots(
+    *,
+    practitioner_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    mode: str | None = None,
+    for_patient_id: int | None = None,
+    staff: bool = False,
+    ignore_appointment_id: int | None = None,
+    now: datetime | None = None,
+) -> dict[int, list[Slot]]:
+    """Free, bookable slots per practitioner starting in [start, end): availability minus
+    booked and held times, from the site's minimum notice (staff: from now) to its horizon."""
+    now = now or timezone.now()
+    loaded, sites = availability_load(
+        practitioner_ids,
+        start,
+        end,
+        for_patient_id=for_patient_id,
+        ignore_appointment_id=ignore_appointment_id,
+    )
+    result: dict[int, list[Slot]] = {}
+    for pid, av in loaded.items():
+        found = engine.free_slots(
+            rules=av.rules,
+            extras=av.extras,
+            blocks=av.blocks,
+            busy=av.busy,
+            window_start=start,
+            window_end=end,
+            mode=mode,
+        )
+        result[pid] = [s for s in found if _bookable(s, sites, now, staff)]
+    return result
+
+
+def next_free_slots(
+    practitioner_ids: Sequence[int],
+    *,
+    mode: str | None = None,
+    for_patient_id: int | None = None,
+    staff: bool = False,
+    after: datetime | None = None,
+    horizon_days: int = 400,
+) -> dict[int, Slot | None]:
+    """The first free slot of each practitioner: searched a week at a time, only for those not
+    found yet, so a clinic with free slots this week costs one pass."""
+    now = timezone.now()
+    start = max(after or now, now)
+    pending = list(practitioner_ids)
+    found: dict[int, Slot | None] = dict.fromkeys(practitioner_ids)
+    week = timedelta(days=7)
+    limit = now + timedelta(days=horizon_days)
+    # Practitioners without any availability rule or extra session can be skipped at once.
+    with_availability = set(
+        AvailabilityRule.objects.filter(practitioner_id__in=pending).values_list(
+            "practitioner_id", flat=True
+        )
+    ) | set(
+        AvailabilityException.objects.filter(
+            practitioner_id__in=pending, kind=ExceptionKind.EXTRA, end__gt=start
+        ).values_list("practitioner_id", flat=True)
+    )
+    pending = [pid for pid in pending if pid in with_availability]
+    window = week
+    while pending and start < limit:
+        slots = free_slots(
+            practitioner_ids=pending,
+            start=start,
+            end=start + window,
+            mode=mode,
+            for_patient_id=for_patient_id,
+            staff=staff,
+            now=now,
+        )
+        for pid, free in slots.items():
+            if free:
+                found[pid] = free[0]
+        pending = [pid for pid in pending if found[pid] is None]
+        start += window
+        window = min(window * 2, timedelta(days=56))  # widen: later weeks are often sparse
+    return found
+
+
+def site_rules(site_id: int) -> SiteRules:
+    """The booking rules of one site (minimum notice, horizon, cancellation cutoff)."""
+    from carehub.directory import selectors as directory
+
+    site = directory.site_by_id(site_id=site_id)
+    return SiteRules(
+        timezone=site.timezone,
+        min_notice=timedelta(minutes=site.booking_min_notice_minutes),
+        horizon=timedelta(days=site.booking_horizon_days),
+        cancellation_cutoff=timedelta(minutes=site.cancellation_cutoff_minutes),
+    )
+
+
+def is_covered(appointment: Appointment) -> bool:
+    """Whether an appointment still lies inside its practitioner's availability."""
+    loaded, _ = availability_load([appointment.practitioner_id], appointment.start, appointment.end)
+    av = loaded[appointment.practitioner_id]
+    return engine.covered(
+        rules=av.rules,
+        extras=av.extras,
+        blocks=av.blocks,
+        start=appointment.start,
+        end=appointment.end,
+        site_id=appointment.site_id,
+        mode=appointment.mode,
+    )
+
+
+def availability_conflicts(
+    *, practitioner_id: int, now: datetime | None = None
+) -> list[Appointment]:
+    """Future active appointments of a practitioner that fall outside their availability (after
+    a rule was changed or leave was entered): staff reschedule or reassign them."""
+    now = now or timezone.now()
+    upcoming = list(
+        Appointment.objects.filter(
+            practitioner_id=practitioner_id, status=Status.BOOKED, start__gte=now
+        ).select_related("site")
+    )
+    if not upcoming:
+        return []
+    loaded, _ = availability_load(
+        [practitioner_id], upcoming[0].start, max(a.end for a in upcoming)
+    )
+    av = loaded[practitioner_id]
+    return [
+        a
+        for a in upcoming
+        if not engine.covered(
+            rules=av.rules,
+            extras=av.extras,
+            blocks=av.blocks,
+            start=a.start,
+            end=a.end,
+            site_id=a.site_id,
+            mode=a.mode,
+        )
+    ]
+
+
+# --- practitioners -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PractitionerOption:
+    practitioner: Any  # directory.Practitioner
+    next_slot: Slot | None
+
+
+def practitioner_search(
+    *,
+    actor,
+    specialty: str = "",
+    site=None,
+    mode: str | None = None,
+    language: str = "",
+    for_patient_id: int | None = None,
+) -> list[PractitionerOption]:
+    """Practitioners matching the filters, each with their next free slot; those with a free
+    slot first, soonest first."""
+    from carehub.directory import selectors as directory
+
+    practitioners = list(
+        directory.practitioner_list(actor=actor, specialty=specialty, site=site).filter(
+            user__is_active=True
+        )
+    )
+    if language:
+        practitioners = [p for p in practitioners if language in (p.languages or [])]
+    staff = actor.role != Role.PATIENT
+    nexts = next_free_slots(
+        [p.pk for p in practitioners], mode=mode, for_patient_id=for_patient_id, staff=staff
+    )
+    if site is not None:
+        # A practitioner of two sites: the next slot at the chosen site.
+        for p in practitioners:
+            slot = nexts[p.pk]
+            if slot is not None and slot.site_id != site.pk:
+                nexts[p.pk] = _next_at_site(p.pk, site.pk, mode, for_patient_id, staff)
+    options = [PractitionerOption(p, nexts[p.pk]) for p in practitioners]
+    far = datetime.max.replace(tzinfo=UTC)
+    options.sort(
+        key=lambda o: (
+            o.next_slot is None,
+            o.next_slot.start if o.next_slot else far,
+            o.practitioner.user.last_name,
+        )
+    )
+    return options
+
+
+def _next_at_site(
+    pid: int, site_id: int, mode: str | None, for_patient_id: int | None, staff: bool
+) -> Slot | None:
+    now = timezone.now()
+    start = now
+    for _ in range(8):
+        end = start + timedelta(days=14)
+        free = free_slots(
+            practitioner_ids=[pid],
+            start=start,
+            end=end,
+            mode=mode,
+            for_patient_id=for_patient_id,
+            staff=staff,
+            now=now,
+        )[pid]
+        for slot in free:
+            if slot.site_id == site_id:
+                return slot
+        start = end
+    return None
+
+
+# --- appointments -------------------------------------------------------------------------------
+def _with_related(qs: QuerySet[Appointment]) -> QuerySet[Appointment]:
+    return qs.select_related("practitioner__user", "site", "patient")
+
+
+def _log(actor, appointments: Iterable[Appointment], view: str) -> None:
+    seen = {a.patient_id: a.patient for a in appointments}
+    if seen:
+        patients.log_access(
+            actor=actor, patients=seen.values(), category=AccessCategory.APPOINTMENTS, view=view
+        )
+
+
+def can_read_reason(actor, appointment: Appointment) -> bool:
+    """The reason for the visit is the patient's words about their health: the patient and
+    clinicians see it, reception and administrators do not."""
+    return actor.role == Role.PATIENT or actor.role in CLINICIAN_ROLES
+
+
+def appointment_list(
+    *,
+    actor,
+    view: str = "",
+    status: Sequence[str] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    practitioner_id: int | None = None,
+    site_id: int | None = None,
+    specialty: str = "",
+    limit: int = 500,
+) -> list[Appointment]:
+    """Appointments `actor` may see, by start time, filtered; logged per patient shown."""
+    qs = _with_related(Appointment.objects.restrict(actor, "view"))
+    if status:
+        qs = qs.filter(status__in=status)
+    if start is not None:
+        qs = qs.filter(end__gt=start)
+    if end is not None:
+        qs = qs.filter(start__lt=end)
+    if practitioner_id is not None:
+        qs = qs.filter(practitioner_id=practitioner_id)
+    if site_id is not None:
+        qs = qs.filter(site_id=site_id)
+    if specialty:
+        qs = qs.filter(practitioner__specialties__code=specialty).distinct()
+    rows = list(qs.order_by("start")[:limit])
+    _log(actor, rows, view)
+    return rows
+
+
+def appointment_get(
+    *, actor, public_id: uuid.UUID | str, action: str = "view", view: str = ""
+) -> Appointment:
+    """One appointment `actor` may `action`, or NotFound (existence is not revealed)."""
+    try:
+        appointment = _with_related(Appointment.objects.restrict(actor, action)).get(
+            public_id=uuid.UUID(str(public_id))
+        )
+    except (ValueError, Appointment.DoesNotExist) as exc:
+        raise NotFound("No such appointment.") from exc
+    if view:
+        _log(actor, [appointment], view)
+    return appointment
+
+
+def day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
+    """UTC start and end of a local calendar day (23 or 25 hours long on change days)."""
+    tz = engine.zone(tz_name)
+    start = datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def practitioner_day(
+    *, actor, practitioner_id: int, day: date, tz_name: str, days: int = 1, view: str = ""
+) -> list[Appointment]:
+    """A practitioner's appointments (all statuses) over `days` local days from `day`."""
+    start, _ = day_bounds(day, tz_name)
+    _, end = day_bounds(day + timedelta(days=days - 1), tz_name)
+    return appointment_list(
+        actor=actor, view=view, start=start, end=end, practitioner_id=practitioner_id, limit=1000
+    )
+
+
+# --- waitlist -----------------------------------------------------------------------------------
+def waitlist_of_patient(*, actor, patient_id: int) -> list[WaitlistEntry]:
+    return list(
+        WaitlistEntry.objects.restrict(actor, "view")
+        .filter(patient_id=patient_id)
+        .select_related("practitioner__user", "specialty", "site")
+        .order_by("-created_at")
+    )
+
+
+def open_offers(*, actor, patient_id: int) -> list[WaitlistOffer]:
+    return list(
+        WaitlistOffer.objects.restrict(actor, "view")
+        .filter(
+            entry__patient_id=patient_id, status=OfferStatus.OPEN, expires_at__gt=timezone.now()
+        )
+        .select_related("practitioner__user", "site", "entry")
+        .order_by("expires_at")
+    )
+
+
+def offer_get(*, actor, public_id: uuid.UUID | str, action: str = "change") -> WaitlistOffer:
+    try:
+        return (
+            WaitlistOffer.objects.restrict(actor, action)
+            .select_related("entry__patient", "practitioner__user", "site")
+            .get(public_id=uuid.UUID(str(public_id)))
+        )
+    except (ValueError, WaitlistOffer.DoesNotExist) as exc:
+        raise NotFound("No such offer.") from exc
+
+
+def waitlist_entry_get(
+    *, actor, public_id: uuid.UUID | str, action: str = "change"
+) -> WaitlistEntry:
+    try:
+        return WaitlistEntry.objects.restrict(actor, action).get(
+            public_id=uuid.UUID(str(public_id))
+        )
+    except (ValueError, WaitlistEntry.DoesNotExist) as exc:
+        raise NotFound("No such waitlist entry.") from exc
+
+
+def waitlist_queue(*, actor, limit: int = 200) -> list[WaitlistEntry]:
+    """Entries still waiting or holding an offer, first in line first (staff)."""
+    return list(
+        WaitlistEntry.objects.restrict(actor, "view")
+        .filter(status__in=["waiting", "offered"])
+        .select_related("practitioner__user", "specialty", "site", "patient")
+        .order_by("created_at", "id")[:limit]
+    )
+
+
+# --- availability -------------------------------------------------------------------------------
+def rules_of(*, practitioner_id: int) -> list[AvailabilityRule]:
+    return list(
+        AvailabilityRule.objects.filter(practitioner_id=practitioner_id)
+        .select_related("site")
+        .order_by("weekday", "start_time")
+    )
+
+
+def exceptions_of(
+    *, practitioner_id: int, since: datetime | None = None
+) -> list[AvailabilityException]:
+    since = since or timezone.now() - timedelta(days=1)
+    return list(
+        AvailabilityException.objects.filter(practitioner_id=practitioner_id, end__gte=since)
+        .select_related("site")
+        .order_by("start")
+    )
+
+
+def rule_get(*, actor, public_id, action: str = "change") -> AvailabilityRule:
+    try:
+        return AvailabilityRule.objects.restrict(actor, action).get(
+            public_id=uuid.UUID(str(public_id))
+        )
+    except (ValueError, AvailabilityRule.DoesNotExist) as exc:
+        raise NotFound("No such availability rule.") from exc
+
+
+def exception_get(*, actor, public_id, action: str = "change") -> AvailabilityException:
+    try:
+        return AvailabilityException.objects.restrict(actor, action).get(
+            public_id=uuid.UUID(str(public_id))
+        )
+    except (ValueError, AvailabilityException.DoesNotExist) as exc:
+        raise NotFound("No such exception.") from exc
+
+
+# --- calendar feeds -----------------------------------------------------------------------------
+def feed_by_token_hash(*, token_hash: str) -> CalendarFeed | None:
+    """The live feed with this token hash (the feed URL is its own credential)."""
+    return (
+        CalendarFeed.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
+        .select_related("practitioner__user")
+        .first()
+    )
+
+
+def feeds_of(*, actor, practitioner_id: int) -> list[CalendarFeed]:
+    return list(
+        CalendarFeed.objects.restrict(actor, "view")
+        .filter(practitioner_id=practitioner_id)
+        .order_by("-created_at")
+    )
+
+
+def feed_appointments(
+    *, practitioner_id: int, days_back: int = 30, days_ahead: int = 180
+) -> list[Appointment]:
+    """What a feed shows: times and status only (no patient names leave the clinic)."""
+    now = timezone.now()
+    return list(
+        Appointment.objects.filter(
+            practitioner_id=practitioner_id,
+            start__gte=now - timedelta(days=days_back),
+            start__lt=now + timedelta(days=days_ahead),
+        )
+        .exclude(status=Status.CANCELLED)
+        .select_related("site")
+        .only("public_id", "start", "end", "mode", "status", "site__name", "updated_at")
+        .order_by("start")
+    )
