@@ -222,6 +222,8 @@ class Session:
         self.gunicorn_cmd = [
             str(BIN / "gunicorn"),
             "config.wsgi",
+            "--config",
+            "config/gunicorn.conf.py",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",
@@ -488,7 +490,7 @@ print(json.dumps({"db_version": version, "hasher": get_hasher().algorithm,
             self.result["server"] = " ".join(
                 [
                     "gunicorn",
-                    *self.gunicorn_cmd[1:2],
+                    *self.gunicorn_cmd[1:4],
                     "--workers",
                     str(a.workers),
                     "--threads",

@@ -80,7 +80,7 @@ trap stop_all EXIT
 WORKER_PID=$!
 # Sync workers, not threads: with threaded workers one process kept most kept-alive connections
 # and p95 doubled (docs/benchmarks.md). WEB_WORKERS overrides the count.
-.venv/bin/gunicorn config.wsgi --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-4}" --access-logfile - &
+.venv/bin/gunicorn config.wsgi --config config/gunicorn.conf.py --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-4}" --access-logfile - &
 GUNICORN_PID=$!
 
 # Print the banner once gunicorn accepts connections (or gave up trying).

@@ -31,8 +31,11 @@ from carehub.accounts.choices import Role
 from carehub.accounts.models import User
 from carehub.audit import services as audit
 from carehub.core.context import acting_as
+from carehub.core.exceptions import Conflict
 from carehub.directory import services as directory
 from carehub.patients import services as patients
+from carehub.scheduling import selectors as scheduling_selectors
+from carehub.scheduling import services as scheduling
 
 MARKER_EVENT = "demo.seeded"
 ADMIN_EMAIL = "clinic.admin@example.org"
@@ -352,6 +355,7 @@ class Seeder:
 
         patients_by_site, patient_creds = self.patients(receptionist, sites)
         self.care_relationships(receptionist, nurse, doctors, patients_by_site)
+        self.schedules(admin, receptionist, doctors, patients_by_site)
 
         emails = {
             "admin": admin.email,
@@ -480,6 +484,74 @@ class Seeder:
                     }
                 )
         return by_site, creds
+
+    def schedules(self, admin, receptionist, doctors, patients_by_site) -> None:
+        """Weekly hours for every doctor (a doctor of two sites splits the week), a few booked
+        appointments in the next two weeks, and one doctor's leave next week."""
+        morning, afternoon = (
+            (datetime.time(9, 0), datetime.time(12, 30)),
+            (
+                datetime.time(14, 0),
+                datetime.time(17, 0),
+            ),
+        )
+        for index, doctor in enumerate(doctors):
+            doctor_sites = list(doctor.sites.order_by("pk"))
+            for weekday in range(5):
+                site = doctor_sites[weekday % len(doctor_sites)]
+                scheduling.rule_save(
+                    actor=admin,
+                    practitioner=doctor,
+                    site=site,
+                    weekday=weekday,
+                    start_time=morning[0],
+                    end_time=morning[1],
+                    slot_minutes=20 if index % 3 else 15,
+                    mode="both",
+                )
+                if weekday != 2:  # Wednesday afternoons off
+                    scheduling.rule_save(
+                        actor=admin,
+                        practitioner=doctor,
+                        site=site,
+                        weekday=weekday,
+                        start_time=afternoon[0],
+                        end_time=afternoon[1],
+                        slot_minutes=30,
+                        mode="in_person",
+                    )
+        now = datetime.datetime.now(datetime.UTC)
+        rng = self.rng
+        for doctor in doctors:
+            site_patients = patients_by_site[doctor.sites.order_by("pk").first().code]
+            free = scheduling_selectors.free_slots(
+                practitioner_ids=[doctor.pk],
+                start=now,
+                end=now + datetime.timedelta(days=14),
+                staff=True,
+            )[doctor.pk]
+            for slot in rng.sample(free, k=min(6, len(free))):
+                try:
+                    scheduling.appointment_book(
+                        actor=receptionist,
+                        practitioner=doctor,
+                        start=slot.start,
+                        mode=slot.modes[0],
+                        patient_public_id=rng.choice(site_patients).public_id,
+                    )
+                except Conflict:
+                    continue  # the patient already has an appointment then
+        away = doctors[1]
+        leave_day = (now + datetime.timedelta(days=9)).date()
+        start = datetime.datetime.combine(leave_day, datetime.time(0, 0), tzinfo=datetime.UTC)
+        scheduling.exception_add(
+            actor=admin,
+            practitioner=away,
+            kind="leave",
+            start=start,
+            end=start + datetime.timedelta(days=1),
+            note="Training day",
+        )
 
     def care_relationships(self, receptionist, nurse, doctors, patients_by_site) -> None:
         for index, doctor in enumerate(doctors):
