@@ -582,3 +582,132 @@ def feed_appointments(
         .only("public_id", "start", "end", "mode", "status", "site__name", "updated_at")
         .order_by("start")
     )
+
+
+# --- staff pages ----------------------------------------------------------------------------------
+def local_date(appointment: Appointment) -> date:
+    """The calendar date an appointment starts on, in its site's time zone."""
+    return appointment.start.astimezone(engine.zone(appointment.site.timezone)).date()
+
+
+def appointments_on_days(
+    *,
+    actor,
+    first: date,
+    days: int = 1,
+    view: str = "",
+    status: Sequence[str] = (),
+    practitioner_id: int | None = None,
+    site_id: int | None = None,
+    specialty: str = "",
+    limit: int = 2000,
+) -> list[Appointment]:
+    """Appointments `actor` may see that start on the local dates [first, first + days), each
+    date read in the appointment's own site zone (sites may be in different zones); by start.
+    Logged per patient shown, and only for those shown."""
+    # Every zone's local day lies within UTC-12..UTC+14 of the UTC day.
+    start = datetime.combine(first, time.min, tzinfo=UTC) - timedelta(hours=14)
+    end = datetime.combine(first + timedelta(days=days), time.min, tzinfo=UTC) + timedelta(hours=14)
+    qs = _with_related(Appointment.objects.restrict(actor, "view")).filter(
+        start__gte=start, start__lt=end
+    )
+    if status:
+        qs = qs.filter(status__in=status)
+    if practitioner_id is not None:
+        qs = qs.filter(practitioner_id=practitioner_id)
+    if site_id is not None:
+        qs = qs.filter(site_id=site_id)
+    if specialty:
+        # One join row per appointment: a practitioner holds a specialty code at most once.
+        qs = qs.filter(practitioner__specialties__code=specialty)
+    last = first + timedelta(days=days)
+    rows = [a for a in qs.order_by("start", "id")[:limit] if first <= local_date(a) < last]
+    _log(actor, rows, view)
+    return rows
+
+
+def appointments_shown(*, actor, appointments: Iterable[Appointment], view: str) -> None:
+    """Record that a page showed these appointments (rows a write returned, e.g. reassignment
+    results)."""
+    _log(actor, list(appointments), view)
+
+
+def availability_conflicts_shown(
+    *, actor, practitioner_id: int, view: str = ""
+) -> list[Appointment]:
+    """`availability_conflicts` as a page shows them: only rows `actor` may see, with patient and
+    site, logged per patient."""
+    ids = [a.pk for a in availability_conflicts(practitioner_id=practitioner_id)]
+    if not ids:
+        return []
+    rows = list(
+        _with_related(Appointment.objects.restrict(actor, "view"))
+        .filter(pk__in=ids)
+        .order_by("start")
+    )
+    _log(actor, rows, view)
+    return rows
+
+
+@dataclass(frozen=True)
+class ReassignRow:
+    appointment: Appointment
+    refusal: str  # why the target cannot take it; "" when it can (or no target was chosen)
+
+
+@dataclass
+class ReassignPreview:
+    rows: list[ReassignRow]
+    target_refusal: str = ""  # why the target cannot take any (not the same specialty, ...)
+
+    @property
+    def movable(self) -> int:
+        return 0 if self.target_refusal else sum(1 for r in self.rows if not r.refusal)
+
+
+def reassign_preview(
+    *, actor, practitioner, day: date, target=None, view: str = ""
+) -> ReassignPreview:
+    """What `services.appointments_reassign` would do: the booked appointments of `practitioner`
+    on `day` and, with a `target`, whether each can move to them. Runs the same checks as the
+    reassignment (read-only), so the preview and the result agree."""
+    from carehub.scheduling import services  # services import this module
+
+    day_rows = services.appointments_of_day(practitioner=practitioner, day=day)
+    visible = set(
+        Appointment.objects.restrict(actor, "view")
+        .filter(pk__in=[a.pk for a in day_rows])
+        .values_list("pk", flat=True)
+    )
+    day_rows = [a for a in day_rows if a.pk in visible]
+    target_refusal = ""
+    if target is not None:
+        if target.pk == practitioner.pk:
+            target_refusal = "Choose another practitioner."
+        elif not services._shares_specialty(practitioner, target):
+            target_refusal = "The practitioners do not share a specialty."
+    rows = [
+        ReassignRow(
+            a,
+            services._target_refuses(target, a)
+            if target is not None and not target_refusal
+            else "",
+        )
+        for a in day_rows
+    ]
+    _log(actor, day_rows, view)
+    return ReassignPreview(rows=rows, target_refusal=target_refusal)
+
+
+def feed_get(*, actor, token_hash: str, action: str = "change") -> CalendarFeed:
+    """One feed `actor` may `action`, named by its token hash (feeds have no public id; the hash
+    does not reveal the token), or NotFound."""
+    feed = (
+        CalendarFeed.objects.restrict(actor, action)
+        .filter(token_hash=str(token_hash)[:64])
+        .select_related("practitioner__user")
+        .first()
+    )
+    if feed is None:
+        raise NotFound("No such calendar feed.")
+    return feed
