@@ -93,10 +93,14 @@ def rule_slots(rule: Rule, first_day: date, last_day: date) -> Iterator[Slot]:
         ):
             wall = datetime.combine(day, rule.start_time)
             wall_end = datetime.combine(day, rule.end_time)
+            # A slot that crosses a spring-forward gap lasts an hour less on the wall clock
+            # than in real time: it must also end by the rule's end in real time.
+            real_end = wall_end.replace(tzinfo=tz).astimezone(UTC)
             while wall + length <= wall_end:
                 if local_wall_time_exists(wall, tz):
                     start = wall.replace(tzinfo=tz).astimezone(UTC)
-                    yield Slot(start, start + length, rule.site_id, modes)
+                    if start + length <= real_end:
+                        yield Slot(start, start + length, rule.site_id, modes)
                 wall += length
         day += timedelta(days=7)
 
@@ -207,9 +211,13 @@ def covered(
                 continue
             if rule.valid_until and day > rule.valid_until:
                 continue
+            # A start inside a spring-forward gap: the rule's first slot comes when the clock
+            # jumps, so take the earlier reading of that wall time (fold=1), not the later one.
+            wall_start = datetime.combine(day, rule.start_time)
+            fold = 0 if local_wall_time_exists(wall_start, tz) else 1
             windows.append(
                 (
-                    datetime.combine(day, rule.start_time, tzinfo=tz).astimezone(UTC),
+                    wall_start.replace(tzinfo=tz, fold=fold).astimezone(UTC),
                     datetime.combine(day, rule.end_time, tzinfo=tz).astimezone(UTC),
                 )
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from carehub.scheduling import selectors
@@ -35,6 +36,20 @@ def appointment_json(appointment, actor) -> dict[str, Any]:
     if selectors.can_read_reason(actor, appointment):
         data["reason"] = appointment.reason
     return data
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with its UTC offset. A time without one would be read in the server's zone
+    (UTC), not the site's, and could book another hour than the client meant: refused."""
+
+    default_error_messages = {
+        "naive": "Give the time with its UTC offset, e.g. 2026-12-01T09:00:00+01:00."
+    }
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
 
 
 class SlotSerializer(serializers.Serializer):
@@ -99,14 +114,14 @@ class SlotQuerySerializer(serializers.Serializer):
 
 class BookSerializer(serializers.Serializer):
     practitioner = serializers.UUIDField()
-    start = serializers.DateTimeField(help_text="ISO 8601 with UTC offset")
+    start = AwareDateTimeField(help_text="ISO 8601 with UTC offset")
     mode = serializers.ChoiceField(choices=Mode.choices)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
     patient = serializers.UUIDField(required=False, help_text="Staff only: the patient's public id")
 
 
 class RescheduleSerializer(serializers.Serializer):
-    start = serializers.DateTimeField(help_text="ISO 8601 with UTC offset")
+    start = AwareDateTimeField(help_text="ISO 8601 with UTC offset")
     mode = serializers.ChoiceField(choices=Mode.choices, required=False)
 
 

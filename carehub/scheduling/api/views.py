@@ -250,7 +250,7 @@ class RescheduleView(APIView):
         body = RescheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         appointment = selectors.appointment_get(
-            actor=request.user, public_id=public_id, action="change"
+            actor=request.user, public_id=public_id, action="change", view=_view_name(request)
         )
         services.appointment_reschedule(
             actor=request.user,
@@ -279,7 +279,7 @@ class CancelView(APIView):
         body = CancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         appointment = selectors.appointment_get(
-            actor=request.user, public_id=public_id, action="change"
+            actor=request.user, public_id=public_id, action="change", view=_view_name(request)
         )
         services.appointment_cancel(
             actor=request.user, appointment=appointment, reason=body.validated_data["reason"]
@@ -305,7 +305,7 @@ class TransitionView(APIView):
         body = TransitionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         appointment = selectors.appointment_get(
-            actor=request.user, public_id=public_id, action="change"
+            actor=request.user, public_id=public_id, action="change", view=_view_name(request)
         )
         services.appointment_transition(
             actor=request.user, appointment=appointment, status=body.validated_data["status"]
