@@ -711,3 +711,225 @@ def feed_get(*, actor, token_hash: str, action: str = "change") -> CalendarFeed:
     if feed is None:
         raise NotFound("No such calendar feed.")
     return feed
+
+
+# --- patient booking pages ----------------------------------------------------------------------
+def bookable_specialties() -> list[Any]:
+    """Specialties with at least one active practitioner (step 1 of booking)."""
+    from carehub.directory import selectors as directory
+
+    return list(
+        directory.specialty_choices().filter(practitioners__user__is_active=True).distinct()
+    )
+
+
+def _local_days_window(first: date, days: int, now: datetime) -> tuple[datetime, datetime]:
+    """A UTC window wide enough to hold `days` local dates from `first` in any time zone
+    (-12 h to +14 h); slots are then cut to their site's local dates."""
+    start = datetime.combine(first, time.min, tzinfo=UTC) - timedelta(hours=14)
+    end = datetime.combine(first + timedelta(days=days), time.min, tzinfo=UTC) + timedelta(hours=12)
+    return max(start, now), end
+
+
+def _zone_of(site_id: int, zones: dict[int, str]) -> str:
+    if site_id not in zones:
+        zones[site_id] = site_rules(site_id).timezone
+    return zones[site_id]
+
+
+def _on_local_days(slot: Slot, zones: dict[int, str], first: date, days: int) -> bool:
+    local_day = slot.start.astimezone(engine.zone(_zone_of(slot.site_id, zones))).date()
+    return first <= local_day < first + timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class PractitionerSlots:
+    practitioner: Any  # directory.Practitioner
+    slots: list[Slot]  # the first free slots on the chosen dates
+    next_slot: Slot | None  # the first free slot from now on, whatever the date
+
+
+@dataclass(frozen=True)
+class BookingFilters:
+    sites: list[Any]  # sites where practitioners of the specialty work
+    languages: list[str]  # languages they speak (ISO 639-1)
+
+
+def booking_filters(*, actor, specialty: str) -> BookingFilters:
+    """What step 2 of booking can filter a specialty's practitioners by."""
+    from carehub.directory import selectors as directory
+
+    everyone = list(
+        directory.practitioner_list(actor=actor, specialty=specialty).filter(user__is_active=True)
+    )
+    sites = {s.pk: s for p in everyone for s in p.sites.all()}
+    return BookingFilters(
+        sites=sorted(sites.values(), key=str),
+        languages=sorted({code for p in everyone for code in (p.languages or [])}),
+    )
+
+
+@dataclass(frozen=True)
+class BookingSearch:
+    options: list[PractitionerSlots]
+    zones: dict[int, str]  # the time zone of each site a slot is at
+
+
+def booking_search(
+    *,
+    actor,
+    specialty: str,
+    site=None,
+    mode: str | None = None,
+    language: str = "",
+    day: date | None = None,
+    days: int = 14,
+    per_practitioner: int = 6,
+    for_patient_id: int | None = None,
+) -> BookingSearch:
+    """Step 2 of booking: practitioners of a specialty (filtered by site, mode and language),
+    each with their first `per_practitioner` free slots over `days` site-local dates from `day`
+    (default today) and their next free slot overall. Those with a free slot on the chosen
+    dates come first, soonest first; then those free later; then those with nothing free."""
+    found = practitioner_search(
+        actor=actor,
+        specialty=specialty,
+        site=site,
+        mode=mode,
+        language=language,
+        for_patient_id=for_patient_id,
+    )
+    zones = {s.pk: s.timezone for o in found for s in o.practitioner.sites.all()}
+    now = timezone.now()
+    if day is None:
+        start, end = now, now + timedelta(days=days)
+    else:
+        start, end = _local_days_window(day, days, now)
+    ids = [o.practitioner.pk for o in found if o.next_slot is not None]
+    free = (
+        free_slots(
+            practitioner_ids=ids,
+            start=start,
+            end=end,
+            mode=mode,
+            for_patient_id=for_patient_id,
+            staff=actor.role != Role.PATIENT,
+            now=now,
+        )
+        if ids
+        else {}
+    )
+    options = []
+    for o in found:
+        chosen = [
+            s
+            for s in free.get(o.practitioner.pk, [])
+            if (site is None or s.site_id == site.pk)
+            and (day is None or _on_local_days(s, zones, day, days))
+        ][:per_practitioner]
+        for slot in [*chosen, *([o.next_slot] if o.next_slot else [])]:
+            _zone_of(slot.site_id, zones)
+        options.append(PractitionerSlots(o.practitioner, chosen, o.next_slot))
+    far = datetime.max.replace(tzinfo=UTC)
+    options.sort(
+        key=lambda o: (
+            not o.slots,
+            o.next_slot is None,
+            o.slots[0].start if o.slots else (o.next_slot.start if o.next_slot else far),
+            o.practitioner.user.last_name,
+        )
+    )
+    return BookingSearch(options=options, zones=zones)
+
+
+def practitioner_free_days(
+    *,
+    actor,
+    practitioner,
+    day: date,
+    days: int = 14,
+    mode: str | None = None,
+    for_patient_id: int | None = None,
+    ignore_appointment_id: int | None = None,
+) -> list[Slot]:
+    """Free slots of one practitioner on `days` site-local dates from `day` (rescheduling)."""
+    now = timezone.now()
+    start, end = _local_days_window(day, days, now)
+    zones = {s.pk: s.timezone for s in practitioner.sites.all()}
+    found = free_slots(
+        practitioner_ids=[practitioner.pk],
+        start=start,
+        end=end,
+        mode=mode,
+        for_patient_id=for_patient_id,
+        staff=actor.role != Role.PATIENT,
+        ignore_appointment_id=ignore_appointment_id,
+        now=now,
+    )[practitioner.pk]
+    return [s for s in found if _on_local_days(s, zones, day, days)]
+
+
+def slot_free(
+    *,
+    actor,
+    practitioner,
+    start: datetime,
+    mode: str | None = None,
+    for_patient_id: int | None = None,
+) -> Slot | None:
+    """The free slot of `practitioner` starting exactly at `start`, or None (it was taken, is
+    outside availability or the booking window). A read: the booking itself re-checks."""
+    found = free_slots(
+        practitioner_ids=[practitioner.pk],
+        start=start,
+        end=start + timedelta(minutes=1),
+        mode=mode,
+        for_patient_id=for_patient_id,
+        staff=actor.role != Role.PATIENT,
+    )[practitioner.pk]
+    return found[0] if found and found[0].start == start else None
+
+
+def free_slots_near(
+    *,
+    actor,
+    practitioner,
+    around: datetime,
+    mode: str | None = None,
+    for_patient_id: int | None = None,
+    count: int = 5,
+) -> list[Slot]:
+    """The next free slots of a practitioner from a little before `around` (or now) on: what
+    to offer instead of a time that is gone."""
+    start = max(around - timedelta(hours=2), timezone.now())
+    found: list[Slot] = []
+    for weeks in (1, 4, 13):
+        found = free_slots(
+            practitioner_ids=[practitioner.pk],
+            start=start,
+            end=start + timedelta(weeks=weeks),
+            mode=mode,
+            for_patient_id=for_patient_id,
+            staff=actor.role != Role.PATIENT,
+        )[practitioner.pk]
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+@dataclass(frozen=True)
+class WaitlistOverview:
+    entries: list[WaitlistEntry]
+    offers: list[WaitlistOffer]
+
+
+def waitlist_overview(*, actor, patient, view: str = "") -> WaitlistOverview:
+    """A patient's waitlist requests and open offers; logged (category "appointments") when
+    there is something to show."""
+    entries = waitlist_of_patient(actor=actor, patient_id=patient.pk)
+    offers = open_offers(actor=actor, patient_id=patient.pk)
+    if entries or offers:
+        patients.log_access(
+            actor=actor, patients=[patient], category=AccessCategory.APPOINTMENTS, view=view
+        )
+    return WaitlistOverview(entries=entries, offers=offers)
