@@ -9,7 +9,7 @@ from django import forms
 
 from carehub.accounts.choices import Role
 from carehub.core.exceptions import ServiceError
-from carehub.directory import selectors
+from carehub.directory import selectors, services
 from carehub.directory.models import validate_timezone
 from carehub.directory.services import PHOTO_MAX_BYTES
 
@@ -74,10 +74,36 @@ class SiteForm(forms.Form):
         label="Address", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
+    booking_min_notice_minutes = forms.IntegerField(
+        label="Minimum booking notice (minutes)",
+        required=False,
+        min_value=0,
+        max_value=60 * 24 * 30,
+        help_text="Patients can book online until this long before the start (staff any time).",
+    )
+    cancellation_cutoff_minutes = forms.IntegerField(
+        label="Online cancellation cut-off (minutes)",
+        required=False,
+        min_value=0,
+        max_value=60 * 24 * 30,
+        help_text="Patients can cancel or reschedule online until this long before the start.",
+    )
+    booking_horizon_days = forms.IntegerField(
+        label="Booking horizon (days)",
+        required=False,
+        min_value=1,
+        max_value=730,
+        help_text="How far ahead appointments can be booked.",
+    )
+
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if editing:
             del self.fields["code"]  # the code prefixes record numbers: it never changes
+        else:
+            # A new site starts with the default booking rules; they are changed on its edit page.
+            for name in services.SITE_BOOKING_FIELDS:
+                del self.fields[name]
 
 
 class PractitionerFilterForm(forms.Form):

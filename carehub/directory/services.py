@@ -35,6 +35,12 @@ SITE_FIELDS = ("code", "name", "timezone", "emergency_phone", "address", "phone"
 # The code prefixes every medical record number of the site: it never changes, or a later site
 # given the old code would produce record numbers that collide with existing ones.
 SITE_EDITABLE_FIELDS = ("name", "timezone", "emergency_phone", "address", "phone")
+# The site's booking rules (minutes or days, whole numbers): scheduling reads them.
+SITE_BOOKING_FIELDS = (
+    "booking_min_notice_minutes",
+    "cancellation_cutoff_minutes",
+    "booking_horizon_days",
+)
 PRACTITIONER_ADMIN_FIELDS = frozenset(
     {
         "first_name",
@@ -133,7 +139,7 @@ def site_update(*, actor, site: Site, **fields: Any) -> Site:
     _require_admin(actor, "Only an administrator can change sites.")
     if not policies.can(actor, "change", site):
         raise Forbidden("You may not change this site.")
-    refused = sorted(set(fields) - set(SITE_EDITABLE_FIELDS))
+    refused = sorted(set(fields) - set(SITE_EDITABLE_FIELDS) - set(SITE_BOOKING_FIELDS))
     if refused:
         raise ValidationFailed(
             "These details cannot be changed: " + ", ".join(refused),
@@ -141,7 +147,11 @@ def site_update(*, actor, site: Site, **fields: Any) -> Site:
                 name: ["This cannot be changed after the site is created."] for name in refused
             },
         )
-    data = {k: (v or "").strip() for k, v in fields.items()}
+    data: dict[str, Any] = {
+        k: (v or "").strip() for k, v in fields.items() if k in SITE_EDITABLE_FIELDS
+    }
+    # Booking rules left empty keep their value.
+    data.update({k: v for k, v in fields.items() if k in SITE_BOOKING_FIELDS and v is not None})
     site = Site.objects.select_for_update().get(pk=site.pk)
     changed = sorted(k for k, v in data.items() if getattr(site, k) != v)
     for key, value in data.items():

@@ -206,7 +206,11 @@ def site_list(request: SignedInRequest) -> HttpResponse:
 
 
 def _site_form_page(request: SignedInRequest, site=None) -> HttpResponse:
-    initial = {f: getattr(site, f) for f in services.SITE_FIELDS} if site else None
+    initial = (
+        {f: getattr(site, f) for f in (*services.SITE_FIELDS, *services.SITE_BOOKING_FIELDS)}
+        if site
+        else None
+    )
     form = SiteForm(request.POST or None, initial=initial, editing=site is not None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -80,6 +80,7 @@ def availability_load(
     *,
     for_patient_id: int | None = None,
     ignore_appointment_id: int | None = None,
+    with_busy: bool = True,
 ) -> tuple[dict[int, Availability], dict[int, SiteRules]]:
     """Rules, exceptions, busy times and site rules of `practitioner_ids` around [start, end):
     four queries whatever the number of practitioners. Offers held for `for_patient_id` do not
@@ -127,6 +128,8 @@ def availability_load(
             )
         else:
             target.blocks.append(engine.Block(row["site_id"], row["start"], row["end"]))
+    if not with_busy:  # the hours only (is a time inside availability?)
+        return result, sites
     appointments = Appointment.objects.filter(
         practitioner_id__in=practitioner_ids,
         status__in=ACTIVE_STATUSES,
@@ -256,7 +259,9 @@ def site_rules(site_id: int) -> SiteRules:
 
 def is_covered(appointment: Appointment) -> bool:
     """Whether an appointment still lies inside its practitioner's availability."""
-    loaded, _ = availability_load([appointment.practitioner_id], appointment.start, appointment.end)
+    loaded, _ = availability_load(
+        [appointment.practitioner_id], appointment.start, appointment.end, with_busy=False
+    )
     av = loaded[appointment.practitioner_id]
     return engine.covered(
         rules=av.rules,
@@ -283,7 +288,7 @@ def availability_conflicts(
     if not upcoming:
         return []
     loaded, _ = availability_load(
-        [practitioner_id], upcoming[0].start, max(a.end for a in upcoming)
+        [practitioner_id], upcoming[0].start, max(a.end for a in upcoming), with_busy=False
     )
     av = loaded[practitioner_id]
     return [
@@ -579,7 +584,16 @@ def feed_appointments(
         )
         .exclude(status=Status.CANCELLED)
         .select_related("site")
-        .only("public_id", "start", "end", "mode", "status", "site__name", "updated_at")
+        .only(
+            "public_id",
+            "start",
+            "end",
+            "mode",
+            "status",
+            "reschedule_count",
+            "site__name",
+            "updated_at",
+        )
         .order_by("start")
     )
 
@@ -686,10 +700,15 @@ def reassign_preview(
             target_refusal = "Choose another practitioner."
         elif not services._shares_specialty(practitioner, target):
             target_refusal = "The practitioners do not share a specialty."
+    hours = (
+        services.target_hours(target, day_rows)
+        if target is not None and not target_refusal
+        else None
+    )
     rows = [
         ReassignRow(
             a,
-            services._target_refuses(target, a)
+            services._target_refuses(target, a, hours)
             if target is not None and not target_refusal
             else "",
         )

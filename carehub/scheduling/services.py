@@ -570,7 +570,9 @@ def appointments_reassign(
             )
     result = ReassignResult()
     with transaction.atomic():
-        for appointment in appointments_of_day(practitioner=practitioner, day=day):
+        day_rows = appointments_of_day(practitioner=practitioner, day=day)
+        hours = target_hours(target, day_rows) if target is not None else None
+        for appointment in day_rows:
             tz_name = appointment.site.timezone
             if target is None:
                 _cancel(actor, appointment, cancel_reason.strip())
@@ -583,7 +585,7 @@ def appointments_reassign(
                 )
                 result.cancelled.append(appointment)
                 continue
-            why = _target_refuses(target, appointment)
+            why = _target_refuses(target, appointment, hours)
             if why:
                 result.left.append((appointment, why))
                 continue
@@ -625,7 +627,22 @@ def appointments_reassign(
     return result
 
 
-def _target_refuses(target, appointment: Appointment) -> str:
+def target_hours(target, appointments: list[Appointment]) -> selectors.Availability | None:
+    """The colleague's availability over the appointments being moved (one load for all)."""
+    if not appointments:
+        return None
+    loaded, _ = selectors.availability_load(
+        [target.pk],
+        min(a.start for a in appointments),
+        max(a.end for a in appointments),
+        with_busy=False,
+    )
+    return loaded[target.pk]
+
+
+def _target_refuses(
+    target, appointment: Appointment, hours: selectors.Availability | None = None
+) -> str:
     if not any(site.pk == appointment.site_id for site in target.sites.all()):
         return f"{target.display_name} does not work at {appointment.site.name}."
     busy = Appointment.objects.filter(
@@ -645,6 +662,19 @@ def _target_refuses(target, appointment: Appointment) -> str:
     )
     if away.exists():
         return f"{target.display_name} is not available at that time."
+    if hours is None:
+        hours = target_hours(target, [appointment])
+    assert hours is not None
+    if not engine.covered(
+        rules=hours.rules,
+        extras=hours.extras,
+        blocks=hours.blocks,
+        start=appointment.start,
+        end=appointment.end,
+        site_id=appointment.site_id,
+        mode=appointment.mode,
+    ):
+        return f"{target.display_name} does not see patients at that time."
     return ""
 
 

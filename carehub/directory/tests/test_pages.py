@@ -346,3 +346,46 @@ def test_a_doctor_needs_a_specialty(admin):
     )
     assert response.status_code == 200
     assert "specialties" in response.context["form"].errors
+
+
+@pytest.mark.django_db
+def test_site_edit_changes_the_booking_rules(admin):
+    site = SiteFactory(code="bok")
+    url = reverse("directory:site_edit", kwargs={"public_id": site.public_id})
+    client = client_for(admin)
+    page = client.get(url).content.decode()
+    assert 'name="booking_min_notice_minutes" value="60"' in page
+    response = client.post(
+        url,
+        {
+            "name": site.name,
+            "timezone": site.timezone,
+            "emergency_phone": "999",
+            "booking_min_notice_minutes": "240",
+            "cancellation_cutoff_minutes": "1440",
+            "booking_horizon_days": "30",
+        },
+    )
+    assert response.status_code == 302
+    site.refresh_from_db()
+    assert (
+        site.booking_min_notice_minutes,
+        site.cancellation_cutoff_minutes,
+        site.booking_horizon_days,
+    ) == (240, 1440, 30)
+    event = Event.objects.filter(name="site.updated", object_id=str(site.public_id)).last()
+    assert "booking_horizon_days" in event.data["fields"]
+    refused = client.post(
+        url,
+        {
+            "name": site.name,
+            "timezone": site.timezone,
+            "emergency_phone": "999",
+            "booking_horizon_days": "0",
+        },
+    )
+    assert "booking_horizon_days" in refused.context["form"].errors
+    # The new-site form keeps the defaults.
+    assert (
+        "booking_horizon_days" not in client.get(reverse("directory:site_create")).content.decode()
+    )

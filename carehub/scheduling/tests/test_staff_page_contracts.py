@@ -133,6 +133,7 @@ class _DayToReassign(_AppointmentTarget):
         doctor = make_practitioner(site=site)
         appointment = make_appointment(doctor, start=tomorrow_at(site, 10))
         appointment.colleague = make_practitioner(site=site)
+        make_rule(appointment.colleague, site=site)  # sees patients 09:00-12:00 every day
         return appointment
 
     def url(self, target):
@@ -146,6 +147,7 @@ class TestReassignPreview(_DayToReassign, PageContract):
     url_name = "scheduling:reassign"
     allowed_roles = ADMIN
     expected_access = ("appointments",)
+    max_queries = 30  # the preview also loads the colleague's hours, clashes and leave
 
 
 class TestReassignMoveSubmit(_DayToReassign, PageContract):
