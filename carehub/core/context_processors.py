@@ -11,24 +11,38 @@ from carehub.accounts.choices import Role
 from carehub.notifications import selectors as notifications
 
 NAV: dict[str, list[tuple[str, str]]] = {
-    Role.PATIENT: [("My record", "patients:me"), ("Who viewed my record", "audit:my_access")],
+    Role.PATIENT: [
+        ("My record", "patients:me"),
+        ("Appointments", "scheduling:mine"),
+        ("Book", "scheduling:book"),
+        ("Who viewed my record", "audit:my_access"),
+    ],
     Role.DOCTOR: [
+        ("My day", "scheduling:day"),
         ("My patients", "patients:my_patients"),
         ("Find a patient", "patients:list"),
+        ("Availability", "scheduling:availability"),
         ("My profile", "directory:my_profile"),
     ],
     Role.NURSE: [
+        ("Day list", "scheduling:day"),
         ("My patients", "patients:my_patients"),
         ("Find a patient", "patients:list"),
         ("My profile", "directory:my_profile"),
     ],
-    Role.RECEPTIONIST: [("Patients", "patients:list"), ("Register a patient", "patients:register")],
+    Role.RECEPTIONIST: [
+        ("Calendar", "scheduling:calendar"),
+        ("Patients", "patients:list"),
+        ("Register a patient", "patients:register"),
+        ("Reassign", "scheduling:reassign"),
+    ],
     Role.CLINIC_ADMIN: [
         ("Overview", "accounts:admin_home"),
         ("Users", "accounts:user_list"),
         ("Doctors", "directory:practitioner_list"),
         ("Patients", "patients:list"),
-        ("Duplicates", "patients:duplicates"),
+        ("Calendar", "scheduling:calendar"),
+        ("Availability", "scheduling:availability"),
         ("Sites", "directory:site_list"),
     ],
     Role.AUDITOR: [("Audit report", "audit:report"), ("Events", "audit:events")],

@@ -149,8 +149,15 @@ def _check_slot(
         ignore_appointment_id=ignore_appointment_id,
     )
     av = loaded[practitioner.pk]
-    window = {"window_start": start, "window_end": start + timedelta(minutes=1), "mode": mode}
-    offered = engine.free_slots(rules=av.rules, extras=av.extras, blocks=av.blocks, **window)
+    window_end = start + timedelta(minutes=1)
+    offered = engine.free_slots(
+        rules=av.rules,
+        extras=av.extras,
+        blocks=av.blocks,
+        window_start=start,
+        window_end=window_end,
+        mode=mode,
+    )
     if not offered or offered[0].start != start:
         _refuse(
             "outside_availability",
@@ -174,7 +181,13 @@ def _check_slot(
             *args,
         )
     if not engine.free_slots(
-        rules=av.rules, extras=av.extras, blocks=av.blocks, busy=av.busy, **window
+        rules=av.rules,
+        extras=av.extras,
+        blocks=av.blocks,
+        busy=av.busy,
+        window_start=start,
+        window_end=window_end,
+        mode=mode,
     ):
         _refuse("taken", "This time has just been booked by someone else.", *args)
     return slot

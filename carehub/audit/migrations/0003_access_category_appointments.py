@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_append_only_triggers'),
+        ("audit", "0002_append_only_triggers"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accessrecord',
-            name='category',
-            field=models.CharField(choices=[('demographics', 'Demographics'), ('identifiers', 'Identifiers'), ('consents', 'Consents'), ('care_team', 'Care team'), ('appointments', 'Appointments'), ('audit', 'Access history')], max_length=30),
+            model_name="accessrecord",
+            name="category",
+            field=models.CharField(
+                choices=[
+                    ("demographics", "Demographics"),
+                    ("identifiers", "Identifiers"),
+                    ("consents", "Consents"),
+                    ("care_team", "Care team"),
+                    ("appointments", "Appointments"),
+                    ("audit", "Access history"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

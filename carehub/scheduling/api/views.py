@@ -51,7 +51,7 @@ def _mode(request: Request) -> str | None:
 
 
 def _own_patient_id(request: Request) -> int | None:
-    if request.user.role != Role.PATIENT:
+    if getattr(request.user, "role", "") != Role.PATIENT:
         return None
     own = patients.patient_of_user(user=request.user)
     return own.pk if own else None
@@ -127,7 +127,7 @@ class SlotListView(APIView):
             end=end,
             mode=mode,
             for_patient_id=_own_patient_id(request),
-            staff=request.user.role != Role.PATIENT,
+            staff=getattr(request.user, "role", "") != Role.PATIENT,
         )[practitioner.pk]
         sites = {s.pk: s for s in practitioner.sites.all()}
         rows = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -191,3 +191,18 @@ def test_status_transitions(doctor, site, patient, time_machine):
         services.appointment_transition(
             actor=doctor.user, appointment=appointment, status="no_show"
         )
+
+
+def test_reassign_moves_only_into_the_colleagues_hours(doctor, site, patient):
+    colleague = bookable_doctor(site=site, start=time(9, 0), end=time(10, 0))
+    early = book(patient, doctor, local(site, days_ahead(3), 9, 0))
+    late = book(make_patient_user(), doctor, local(site, days_ahead(3), 11, 0))
+    result = services.appointments_reassign(
+        actor=make_user(Role.RECEPTIONIST), practitioner=doctor, day=days_ahead(3), target=colleague
+    )
+    assert [a.pk for a in result.moved] == [early.pk]
+    assert [(a.pk, why) for a, why in result.left] == [
+        (late.pk, f"{colleague.display_name} does not see patients at that time.")
+    ]
+    late.refresh_from_db()
+    assert late.practitioner == doctor
