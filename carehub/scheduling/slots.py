@@ -93,15 +93,28 @@ def rule_slots(rule: Rule, first_day: date, last_day: date) -> Iterator[Slot]:
         ):
             wall = datetime.combine(day, rule.start_time)
             wall_end = datetime.combine(day, rule.end_time)
-            # A slot that crosses a spring-forward gap lasts an hour less on the wall clock
-            # than in real time: it must also end by the rule's end in real time.
+            real_start = wall.replace(tzinfo=tz).astimezone(UTC)
             real_end = wall_end.replace(tzinfo=tz).astimezone(UTC)
-            while wall + length <= wall_end:
-                if local_wall_time_exists(wall, tz):
-                    start = wall.replace(tzinfo=tz).astimezone(UTC)
-                    if start + length <= real_end:
-                        yield Slot(start, start + length, rule.site_id, modes)
-                wall += length
+            if (
+                real_end - real_start == wall_end - wall
+                and local_wall_time_exists(wall, tz)
+                and local_wall_time_exists(wall_end, tz)
+            ):
+                # No clock change during the rule's hours (every day but two a year): one UTC
+                # offset for all its slots, no conversion per slot.
+                start = real_start
+                while start + length <= real_end:
+                    yield Slot(start, start + length, rule.site_id, modes)
+                    start += length
+            else:
+                # A slot that crosses a spring-forward gap lasts an hour less on the wall
+                # clock than in real time: it must also end by the rule's end in real time.
+                while wall + length <= wall_end:
+                    if local_wall_time_exists(wall, tz):
+                        start = wall.replace(tzinfo=tz).astimezone(UTC)
+                        if start + length <= real_end:
+                            yield Slot(start, start + length, rule.site_id, modes)
+                    wall += length
         day += timedelta(days=7)
 
 

@@ -136,14 +136,12 @@ class SlotListView(APIView):
             local = slot.start.astimezone(selectors.engine.zone(site.timezone))
             if not first <= local.date() <= last:
                 continue
+            start_text = local.isoformat()
+            end_text = slot.end.astimezone(local.tzinfo).isoformat()
+            site_id = str(site.public_id)
             for slot_mode in (mode,) if mode else slot.modes:
                 rows.append(
-                    {
-                        "start": local.isoformat(),
-                        "end": slot.end.astimezone(local.tzinfo).isoformat(),
-                        "mode": slot_mode,
-                        "site": str(site.public_id),
-                    }
+                    {"start": start_text, "end": end_text, "mode": slot_mode, "site": site_id}
                 )
         return Response(rows)
 

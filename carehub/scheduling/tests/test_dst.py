@@ -136,6 +136,31 @@ def test_change_day_slots_keep_every_invariant(case, minutes, start, end):
         assert earlier.end <= later.start, "slots never overlap"
 
 
+@pytest.mark.parametrize(
+    ("case", "start", "end", "expected"),
+    [
+        # ends inside the gap: no slot from the wall times after the jump
+        ("london-spring", time(0), time(1, 30), ["00:00:00+00:00", "00:30:00+00:00"]),
+        (
+            "new-york-spring",
+            time(0, 30),
+            time(2, 30),
+            ["00:30:00-05:00", "01:00:00-05:00", "01:30:00-05:00"],
+        ),
+        # starts inside the gap: the first slot is the first wall time that exists
+        ("london-spring", time(1, 30), time(3), ["02:00:00+01:00", "02:30:00+01:00"]),
+        ("new-york-spring", time(2, 30), time(4), ["03:00:00-04:00", "03:30:00-04:00"]),
+        # ends inside the repeated hour: its first occurrence
+        ("london-autumn", time(0, 30), time(1, 30), ["00:30:00+01:00", "01:00:00+01:00"]),
+        ("new-york-autumn", time(1, 30), time(2, 30), ["01:30:00-04:00", "02:00:00-05:00"]),
+    ],
+)
+def test_rules_starting_or_ending_inside_a_change(case, start, end, expected):
+    tz_name, day, _ = CHANGES[case]
+    slots = day_slots(sunday_rule(tz_name, 30, start, end), day)
+    assert [s.start.astimezone(ZoneInfo(tz_name)).isoformat()[11:] for s in slots] == expected
+
+
 @CASES
 def test_rule_keeps_its_wall_time_on_both_sides_of_the_change(case):
     tz_name, day, _ = CHANGES[case]

@@ -197,6 +197,40 @@ def test_rule_slots_sit_on_their_wall_clock_grid(data):
             seen.add(slot.start)
 
 
+def reference_rule_slots(rule: engine.Rule, first: date, last: date) -> list[datetime]:
+    """The obvious way, one time-zone conversion per slot: what rule_slots must give."""
+    tz = ZoneInfo(rule.timezone)
+    length = timedelta(minutes=rule.slot_minutes)
+    starts = []
+    day = first
+    while day <= last:
+        if day.weekday() == rule.weekday:
+            wall = datetime.combine(day, rule.start_time)
+            wall_end = datetime.combine(day, rule.end_time)
+            real_end = wall_end.replace(tzinfo=tz).astimezone(UTC)
+            while wall + length <= wall_end:
+                if engine.local_wall_time_exists(wall, tz):
+                    start = wall.replace(tzinfo=tz).astimezone(UTC)
+                    if start + length <= real_end:
+                        starts.append(start)
+                wall += length
+        day += timedelta(days=1)
+    return starts
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(engine_inputs())
+def test_rule_slots_match_one_conversion_per_slot(data):
+    """rule_slots converts once per day when the offset does not change during the rule's
+    hours; it must give exactly what converting every slot gives."""
+    for rule in data["rules"]:
+        first = data["window_start"].date() - timedelta(days=1)
+        last = data["window_end"].date() + timedelta(days=1)
+        assert [s.start for s in engine.rule_slots(rule, first, last)] == reference_rule_slots(
+            rule, first, last
+        )
+
+
 # --- through the services and the database --------------------------------------------------------
 NOW = datetime(2027, 3, 10, 12, 0, tzinfo=UTC)  # the spring changes of every zone are ahead
 WINDOW = (NOW, NOW + timedelta(days=30))
