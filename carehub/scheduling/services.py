@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -193,6 +193,16 @@ def _check_slot(
     return slot
 
 
+def _overlap_refused(exc: Exception) -> bool:
+    """The database refused an overlapping appointment: its exclusion constraint or trigger
+    (IntegrityError) or, on PostgreSQL, a deadlock between two inserts that each wait for the
+    other's conflicting row while checking that constraint (SQLSTATE 40P01). Either way this
+    write lost the race."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
 def _check_patient_free(
     patient_id: int, start: datetime, end: datetime, ignore: int | None
 ) -> None:
@@ -281,8 +291,10 @@ def appointment_book(
                     reason=(reason or "").strip(),
                     booked_by=actor,
                 )
-        except IntegrityError:
+        except (IntegrityError, OperationalError) as exc:
             # Lost a race the database caught (PostgreSQL exclusion constraint).
+            if not _overlap_refused(exc):
+                raise
             _refuse(
                 "taken",
                 "This time has just been booked by someone else.",
@@ -387,7 +399,9 @@ def appointment_reschedule(
                 appointment.save(
                     update_fields=["start", "end", "site", "mode", "reschedule_count", "updated_at"]
                 )
-        except IntegrityError:
+        except (IntegrityError, OperationalError) as exc:
+            if not _overlap_refused(exc):
+                raise
             appointment.refresh_from_db()
             _refuse(
                 "taken",
@@ -606,7 +620,9 @@ def appointments_reassign(
             try:
                 with transaction.atomic():
                     appointment.save(update_fields=["practitioner", "updated_at"])
-            except IntegrityError:
+            except (IntegrityError, OperationalError) as exc:
+                if not _overlap_refused(exc):
+                    raise
                 appointment.practitioner = practitioner
                 result.left.append((appointment, "The practitioner was booked at that time."))
                 continue
