@@ -19,7 +19,8 @@ scripts/with-postgres.sh, a throwaway cluster; this script re-invokes itself und
 4. starts gunicorn and the job worker as bench/run.py does (config.wsgi, 4 sync workers,
    access log off) and drives it with a threaded HTTP client (http.client, bearer tokens
    minted in-process, as a patient):
-   - GET /api/v1/practitioners/<id>/slots/?from&to (56 days) and
+   - after a warm-up (each worker's first requests, not measured),
+     GET /api/v1/practitioners/<id>/slots/?from&to (56 days) and
      GET /api/v1/practitioners/?specialty=<code>, with 1 client and with --search-clients;
    - booking race for the SAME slot: --rounds rounds, in each all --clients clients POST
      /api/v1/appointments/ for one slot at once (barrier): one 201 expected, the rest 409;
@@ -388,6 +389,11 @@ def http_phases(session, args: argparse.Namespace, data: dict, rng: random.Rando
 
     def search_job(i: int) -> Job:
         return ("GET", f"/api/v1/practitioners/?specialty={SPECIALTIES[i % 5]}", None)
+
+    # Warm-up, not measured: each gunicorn worker's first requests import and build what the
+    # scheduling views need (up to 2 s once per worker after a start).
+    warm = [Client(port, tokens[race_users[c].pk]) for c in range(2 * args.workers)]
+    drive(warm, [[slots_job(c), search_job(c)] * 2 for c in range(len(warm))])
 
     for name, make in (("slots", slots_job), ("search", search_job)):
         for n_clients, total in (
