@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from carehub.accounts.choices import CLINICIAN_ROLES
@@ -224,9 +224,16 @@ def care_relationship_ensure(
     ).first()
     if existing:
         return existing
-    rel = CareRelationship.objects.create(
-        practitioner=practitioner, patient=patient, source=source, created_by=actor
-    )
+    try:
+        with transaction.atomic():
+            rel = CareRelationship.objects.create(
+                practitioner=practitioner, patient=patient, source=source, created_by=actor
+            )
+    except IntegrityError:
+        # Two first bookings at once: the other one created it (one active per pair).
+        return CareRelationship.objects.get(
+            practitioner=practitioner, patient=patient, ended_at__isnull=True
+        )
     audit.event_record(
         actor=actor,
         name="care_relationship.started",

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from functools import wraps
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -57,6 +59,8 @@ MAX_REASON = 1000
 
 class SlotUnavailable(Conflict):
     """409: the requested time cannot be booked; `extra["alternatives"]` lists free slots."""
+
+    search: tuple | None = None  # what to look up alternatives with (see _with_alternatives)
 
 
 def when(moment: datetime, tz_name: str) -> str:
@@ -120,11 +124,25 @@ def _alternatives(
 
 
 def _refuse(code: str, message: str, practitioner, start, mode, patient_id, staff, ignore=None):
-    raise SlotUnavailable(
-        message,
-        code=code,
-        alternatives=_alternatives(practitioner, start, mode, patient_id, staff, ignore),
-    )
+    """Refuse the time. The alternatives are looked up by `_with_alternatives` once the
+    booking's transaction has ended, so a loser does not search while holding the write lock
+    (SQLite) or its savepoint (PostgreSQL)."""
+    exc = SlotUnavailable(message, code=code, alternatives=[])
+    exc.search = (practitioner, start, mode, patient_id, staff, ignore)
+    raise exc
+
+
+def _with_alternatives[F: Callable[..., Any]](func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SlotUnavailable as exc:
+            if exc.search is not None and not exc.extra.get("alternatives"):
+                exc.extra["alternatives"] = _alternatives(*exc.search)
+            raise
+
+    return cast(F, wrapper)
 
 
 def _check_slot(
@@ -250,6 +268,7 @@ def _resolve_patient(actor, patient_public_id):
 
 
 # --- booking ----------------------------------------------------------------------------------
+@_with_alternatives
 def appointment_book(
     *,
     actor,
@@ -334,8 +353,9 @@ def appointment_book(
 
 
 def _close_offers_for(patient_id: int, practitioner_id: int, start: datetime, appointment) -> None:
-    """A booking by a waiting patient: their open offer for this slot is accepted, others for
-    the same patient stay; their waitlist entry for this practitioner is fulfilled."""
+    """A booking by a waiting patient: their open offer for this slot is accepted and the entry
+    that made it is booked. Other entries and offers stay: a patient who books a later time
+    directly may still want an earlier one from the waitlist."""
     offers = WaitlistOffer.objects.filter(
         entry__patient_id=patient_id, status=OfferStatus.OPEN, practitioner_id=practitioner_id
     ).select_related("entry")
@@ -361,6 +381,7 @@ def _patient_may_change(actor, appointment: Appointment) -> None:
         )
 
 
+@_with_alternatives
 def appointment_reschedule(
     *, actor, appointment: Appointment, start: datetime, mode: str | None = None
 ) -> Appointment:
