@@ -322,8 +322,8 @@ def patient_overview(*, actor, public_id: uuid.UUID | str, view: str = "") -> Pa
     return _overview(actor, patient, view, **extra)
 
 
-def patient_self_overview(*, actor, view: str = "") -> PatientOverview:
-    """A patient's own record, with every break-glass opening of it in the last 30 days."""
+def _own_record(actor) -> Patient:
+    """The signed-in patient's live record, through the policy (NotFound without one)."""
     patient = (
         Patient.objects.restrict(actor, "view")
         .filter(merged_into__isnull=True)
@@ -332,6 +332,12 @@ def patient_self_overview(*, actor, view: str = "") -> PatientOverview:
     )
     if patient is None:
         raise NotFound("No patient record is linked to this account.")
+    return patient
+
+
+def patient_self_overview(*, actor, view: str = "") -> PatientOverview:
+    """A patient's own record, with every break-glass opening of it in the last 30 days."""
+    patient = _own_record(actor)
     since = timezone.now() - timedelta(days=BREAK_GLASS_HISTORY_DAYS)
     recent = list(
         BreakGlassGrant.objects.restrict(actor, "view")
@@ -344,14 +350,7 @@ def patient_self_overview(*, actor, view: str = "") -> PatientOverview:
 
 def patient_self_consents(*, actor, view: str = "") -> tuple[Patient, list[ConsentRow]]:
     """The signed-in patient's record and consent answers (consents access row, purpose self)."""
-    patient = (
-        Patient.objects.restrict(actor, "view")
-        .filter(merged_into__isnull=True)
-        .select_related("site")
-        .first()
-    )
-    if patient is None:
-        raise NotFound("No patient record is linked to this account.")
+    patient = _own_record(actor)
     rows = _consent_rows(actor, patient)
     _log(actor, [patient], AccessCategory.CONSENTS, view)
     return patient, rows
@@ -359,14 +358,7 @@ def patient_self_consents(*, actor, view: str = "") -> tuple[Patient, list[Conse
 
 def patient_self_get(*, actor, view: str = "") -> Patient:
     """The signed-in patient's own record (demographics access row, purpose self)."""
-    patient = (
-        Patient.objects.restrict(actor, "view")
-        .filter(merged_into__isnull=True)
-        .select_related("site")
-        .first()
-    )
-    if patient is None:
-        raise NotFound("No patient record is linked to this account.")
+    patient = _own_record(actor)
     _log(actor, [patient], AccessCategory.DEMOGRAPHICS, view)
     return patient
 

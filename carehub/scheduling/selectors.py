@@ -262,16 +262,7 @@ def is_covered(appointment: Appointment) -> bool:
     loaded, _ = availability_load(
         [appointment.practitioner_id], appointment.start, appointment.end, with_busy=False
     )
-    av = loaded[appointment.practitioner_id]
-    return engine.covered(
-        rules=av.rules,
-        extras=av.extras,
-        blocks=av.blocks,
-        start=appointment.start,
-        end=appointment.end,
-        site_id=appointment.site_id,
-        mode=appointment.mode,
-    )
+    return within_hours(loaded[appointment.practitioner_id], appointment)
 
 
 def availability_conflicts(
@@ -291,19 +282,21 @@ def availability_conflicts(
         [practitioner_id], upcoming[0].start, max(a.end for a in upcoming), with_busy=False
     )
     av = loaded[practitioner_id]
-    return [
-        a
-        for a in upcoming
-        if not engine.covered(
-            rules=av.rules,
-            extras=av.extras,
-            blocks=av.blocks,
-            start=a.start,
-            end=a.end,
-            site_id=a.site_id,
-            mode=a.mode,
-        )
-    ]
+    return [a for a in upcoming if not within_hours(av, a)]
+
+
+def within_hours(hours: Availability, appointment: Appointment) -> bool:
+    """Whether an appointment (its site, mode and times) lies inside these hours: a weekly rule
+    or an extra session of that site and mode, and no leave or blocked time."""
+    return engine.covered(
+        rules=hours.rules,
+        extras=hours.extras,
+        blocks=hours.blocks,
+        start=appointment.start,
+        end=appointment.end,
+        site_id=appointment.site_id,
+        mode=appointment.mode,
+    )
 
 
 # --- practitioners -----------------------------------------------------------------------------

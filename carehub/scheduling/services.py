@@ -153,8 +153,9 @@ def _check_slot(
     patient_id: int,
     staff: bool,
     ignore_appointment_id: int | None = None,
-) -> engine.Slot:
-    """The free slot starting at `start` in `mode`, or SlotUnavailable saying why not."""
+) -> tuple[engine.Slot, selectors.SiteRules]:
+    """The free slot starting at `start` in `mode` and its site's booking rules, or
+    SlotUnavailable saying why not."""
     now = timezone.now()
     args = (practitioner, start, mode, patient_id, staff, ignore_appointment_id)
     if start <= now:
@@ -208,7 +209,7 @@ def _check_slot(
         mode=mode,
     ):
         _refuse("taken", "This time has just been booked by someone else.", *args)
-    return slot
+    return slot, site
 
 
 def _overlap_refused(exc: Exception) -> bool:
@@ -294,7 +295,7 @@ def appointment_book(
     patient = _resolve_patient(actor, patient_public_id)
     staff = actor.role != Role.PATIENT
     with transaction.atomic():
-        slot = _check_slot(
+        slot, site = _check_slot(
             practitioner=practitioner, start=start, mode=mode, patient_id=patient.pk, staff=staff
         )
         _check_patient_free(patient.pk, slot.start, slot.end, None)
@@ -333,7 +334,7 @@ def appointment_book(
         audit.event_record(
             actor=actor, name="appointment.booked", patient_id=patient.public_id, obj=appointment
         )
-        tz_name = selectors.site_rules(slot.site_id).timezone
+        tz_name = site.timezone
         url = _appointment_url(appointment)
         if actor.role == Role.PATIENT:
             _notify_practitioner(
@@ -401,7 +402,7 @@ def appointment_reschedule(
         locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if locked.status != Status.BOOKED:
             raise Conflict("Only a booked appointment can be rescheduled.", code="status")
-        slot = _check_slot(
+        slot, site = _check_slot(
             practitioner=practitioner,
             start=start,
             mode=mode,
@@ -441,7 +442,7 @@ def appointment_reschedule(
             obj=appointment,
             data={"from": old_start.isoformat(), "to": slot.start.isoformat()},
         )
-        tz_name = selectors.site_rules(slot.site_id).timezone
+        tz_name = site.timezone
         message = (
             f"Appointment moved from {when(old_start, tz_name)} to {when(slot.start, tz_name)}"
         )
@@ -715,15 +716,7 @@ def _target_refuses(
     if hours is None:
         hours = target_hours(target, [appointment])
     assert hours is not None
-    if not engine.covered(
-        rules=hours.rules,
-        extras=hours.extras,
-        blocks=hours.blocks,
-        start=appointment.start,
-        end=appointment.end,
-        site_id=appointment.site_id,
-        mode=appointment.mode,
-    ):
+    if not selectors.within_hours(hours, appointment):
         return f"{target.display_name} does not see patients at that time."
     return ""
 
