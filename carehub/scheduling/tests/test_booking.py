@@ -33,7 +33,7 @@ def site(doctor):
 
 @pytest.fixture
 def patient():
-    return make_patient_user()
+    return make_patient_user(family_name="Featherstonehaugh")
 
 
 def book(patient, doctor, start, mode="in_person", **kwargs):

@@ -147,7 +147,8 @@ def test_database_decides_when_every_check_passed(doctor, site, monkeypatch, day
     [slot] = selectors.free_slots(
         practitioner_ids=[doctor.pk], start=start, end=start + timedelta(minutes=1)
     )[doctor.pk]
-    monkeypatch.setattr(services, "_check_slot", lambda **kwargs: slot)
+    rules = selectors.site_rules(slot.site_id)
+    monkeypatch.setattr(services, "_check_slot", lambda **kwargs: (slot, rules))
 
     def book(i: int) -> int:
         return services.appointment_book(

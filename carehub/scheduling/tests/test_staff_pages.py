@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -42,8 +43,17 @@ def receptionist():
     return make_user(Role.RECEPTIONIST)
 
 
+_names = itertools.count(1)
+
+
+def distinct_patient(**kwargs):
+    """A patient whose family name no other name on a page can contain (random Faker names
+    can: "King" in "Kingsley"), so "not in page" assertions cannot pass or fail by chance."""
+    return make_patient_user(family_name=f"Qz{next(_names):05d}x", **kwargs)
+
+
 def book(receptionist, doctor, start, reason="Persistent cough", patient=None):
-    patient = patient or make_patient_user()
+    patient = patient or distinct_patient()
     return services.appointment_book(
         actor=receptionist,
         practitioner=doctor,
@@ -147,8 +157,10 @@ def test_a_doctor_cannot_change_a_colleagues_appointment(doctor, site, reception
 
 def test_nurse_picks_a_practitioner_and_sees_only_patients_they_may_open(doctor, site):
     nurse = make_practitioner(role=Role.NURSE, site=site)
-    mine = make_appointment(doctor)
-    other = make_appointment(doctor, start=mine.end + timedelta(minutes=30))
+    mine = make_appointment(doctor, patient=distinct_patient())
+    other = make_appointment(
+        doctor, start=mine.end + timedelta(minutes=30), patient=distinct_patient()
+    )
     from carehub.patients.tests.factories import relate
 
     relate(nurse, mine.patient)
