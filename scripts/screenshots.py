@@ -142,6 +142,7 @@ def totp_now(secret: str, *, margin: float = 3.0) -> str:
 
 class Shooter:
     def __init__(self, browser, base_url: str, out: Path) -> None:
+        self.codes_used: dict[str, str] = {}
         self.browser = browser
         self.base_url = base_url
         self.out = out
@@ -189,7 +190,15 @@ class Shooter:
         page.get_by_role("button", name="Sign In").click()
         page.wait_for_url(lambda url: not url.endswith("/accounts/login/"))
         if "totp_secret" in account:
-            page.get_by_label("Code").fill(totp_now(account["totp_secret"]))
+            # A code is accepted once (replay protection): a second sign-in of the same account
+            # within its 30 s window waits for the next code.
+            secret = account["totp_secret"]
+            code = totp_now(secret)
+            while code == self.codes_used.get(secret):
+                time.sleep(1)
+                code = totp_now(secret)
+            self.codes_used[secret] = code
+            page.get_by_label("Code").fill(code)
             page.get_by_role("button", name="Sign In").click()
             page.wait_for_url(lambda url: "/accounts/2fa/" not in url)
 
@@ -276,6 +285,26 @@ def take_all(shooter: Shooter, credentials: dict[str, Any]) -> None:
     shooter.sign_in(page, patient)
     page.goto("/patients/me/")
     shooter.shoot(page, "patient-home-mobile.png")
+    context.close()
+
+    # 5. Scheduling: the patient's step 2 (practitioners with their next free times), the
+    #    doctor's week and the reception calendar over the next seven days.
+    context, page = shooter.session()
+    shooter.sign_in(page, patient)
+    page.goto("/appointments/book/general_practice/")
+    shooter.shoot(page, "booking-slots.png")
+    context.close()
+
+    context, page = shooter.session()
+    shooter.sign_in(page, doctor)
+    page.goto("/appointments/week/")
+    shooter.shoot(page, "doctor-week.png")
+    context.close()
+
+    context, page = shooter.session()
+    shooter.sign_in(page, credentials["receptionist"])
+    page.goto("/appointments/calendar/?span=week")
+    shooter.shoot(page, "reception-calendar.png", down_to="table")
     context.close()
 
 
