@@ -230,33 +230,49 @@ class AppointmentDetailView(APIView):
         return Response(appointment_json(appointment, request.user))
 
 
+ACTION_RESPONSES = {
+    200: AppointmentSerializer,
+    400: PROBLEM,
+    403: PROBLEM,
+    404: PROBLEM,
+    409: PROBLEM,
+}
+
+
+def _act(request: Request, public_id, roles, body_class, act) -> Response:
+    """The shape of every action on one appointment: role (403), body (400), the appointment
+    the actor may change (404, logged as an appointments read since the answer shows it), one
+    service call (its refusals are problem JSON), the appointment as it now is."""
+    require_role(request, roles)
+    body = body_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    appointment = selectors.appointment_get(
+        actor=request.user, public_id=public_id, action="change", view=_view_name(request)
+    )
+    act(appointment, body.validated_data)
+    return Response(appointment_json(appointment, request.user))
+
+
 class RescheduleView(APIView):
     @extend_schema(
         summary="Move an appointment to another free slot of the same practitioner",
         operation_id="appointments_reschedule",
         request=RescheduleSerializer,
-        responses={
-            200: AppointmentSerializer,
-            400: PROBLEM,
-            403: PROBLEM,
-            404: PROBLEM,
-            409: PROBLEM,
-        },
+        responses=ACTION_RESPONSES,
     )
     def post(self, request: Request, public_id) -> Response:
-        require_role(request, BOOKING_ROLES | STAFF_ROLES)
-        body = RescheduleSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        appointment = selectors.appointment_get(
-            actor=request.user, public_id=public_id, action="change", view=_view_name(request)
+        return _act(
+            request,
+            public_id,
+            BOOKING_ROLES | STAFF_ROLES,
+            RescheduleSerializer,
+            lambda appointment, data: services.appointment_reschedule(
+                actor=request.user,
+                appointment=appointment,
+                start=data["start"],
+                mode=data.get("mode"),
+            ),
         )
-        services.appointment_reschedule(
-            actor=request.user,
-            appointment=appointment,
-            start=body.validated_data["start"],
-            mode=body.validated_data.get("mode"),
-        )
-        return Response(appointment_json(appointment, request.user))
 
 
 class CancelView(APIView):
@@ -264,25 +280,18 @@ class CancelView(APIView):
         summary="Cancel an appointment",
         operation_id="appointments_cancel",
         request=CancelSerializer,
-        responses={
-            200: AppointmentSerializer,
-            400: PROBLEM,
-            403: PROBLEM,
-            404: PROBLEM,
-            409: PROBLEM,
-        },
+        responses=ACTION_RESPONSES,
     )
     def post(self, request: Request, public_id) -> Response:
-        require_role(request, BOOKING_ROLES | STAFF_ROLES)
-        body = CancelSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        appointment = selectors.appointment_get(
-            actor=request.user, public_id=public_id, action="change", view=_view_name(request)
+        return _act(
+            request,
+            public_id,
+            BOOKING_ROLES | STAFF_ROLES,
+            CancelSerializer,
+            lambda appointment, data: services.appointment_cancel(
+                actor=request.user, appointment=appointment, reason=data["reason"]
+            ),
         )
-        services.appointment_cancel(
-            actor=request.user, appointment=appointment, reason=body.validated_data["reason"]
-        )
-        return Response(appointment_json(appointment, request.user))
 
 
 class TransitionView(APIView):
@@ -290,22 +299,15 @@ class TransitionView(APIView):
         summary="Check in, start, complete or mark a no-show (staff)",
         operation_id="appointments_status",
         request=TransitionSerializer,
-        responses={
-            200: AppointmentSerializer,
-            400: PROBLEM,
-            403: PROBLEM,
-            404: PROBLEM,
-            409: PROBLEM,
-        },
+        responses=ACTION_RESPONSES,
     )
     def post(self, request: Request, public_id) -> Response:
-        require_role(request, STAFF_ROLES)
-        body = TransitionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        appointment = selectors.appointment_get(
-            actor=request.user, public_id=public_id, action="change", view=_view_name(request)
+        return _act(
+            request,
+            public_id,
+            STAFF_ROLES,
+            TransitionSerializer,
+            lambda appointment, data: services.appointment_transition(
+                actor=request.user, appointment=appointment, status=data["status"]
+            ),
         )
-        services.appointment_transition(
-            actor=request.user, appointment=appointment, status=body.validated_data["status"]
-        )
-        return Response(appointment_json(appointment, request.user))
