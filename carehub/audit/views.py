@@ -7,11 +7,8 @@ import csv
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC
-from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
@@ -31,22 +28,17 @@ from carehub.audit.filters import (
     EventFilterForm,
 )
 from carehub.audit.models import AccessRecord, ChainedRecord, Event
+from carehub.core.decorators import role_required as gate
 
 PAGE_SIZE = 50
 ROLE_LABELS = dict(Role.choices)
 
 
 def role_required(*roles: str) -> Callable:
-    """Signed-in users of `roles` only: anonymous users go to sign-in, other roles get 403."""
+    """Audit pages: the shared role gate, GET only, never cached."""
 
     def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if getattr(request.user, "role", None) not in roles:
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return login_required(require_GET(never_cache(wrapper)))
+        return gate(*roles)(require_GET(never_cache(view)))
 
     return decorator
 

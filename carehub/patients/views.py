@@ -3,16 +3,11 @@ restricted selector (404, existence never revealed), and calls one service to wr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from math import ceil
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,28 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from carehub.accounts import services as accounts
 from carehub.accounts.choices import CLINICIAN_ROLES, Role
+from carehub.core.decorators import role_required
 from carehub.core.exceptions import NotFound, ServiceError
 from carehub.patients import forms, selectors, services
 from carehub.patients.policies import ADMINISTRATIVE_ROLES, MERGE_ROLES, SEARCH_ROLES
-
-
-def role_required(*roles: str) -> Callable:
-    """Sign-in first (anonymous: to the sign-in page), then the role gate (403)."""
-
-    def decorator(view: Callable) -> Callable:
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if _role(request) not in roles:
-                raise PermissionDenied
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                raise Http404(exc.message) from exc
-
-        return wrapper
-
-    return decorator
 
 
 def _role(request: HttpRequest) -> str:

@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from carehub.accounts.choices import Role
+from carehub.core.decorators import role_required
 from carehub.core.exceptions import ServiceError
 from carehub.patients.forms import apply_service_error
-from carehub.patients.views import role_required
 from carehub.scheduling import forms_staff as forms
 from carehub.scheduling import selectors, services
 from carehub.scheduling import slots as engine

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from carehub.accounts.choices import CLINICIAN_ROLES, Role
 from carehub.audit.choices import AccessCategory
+from carehub.core.decorators import role_required
 from carehub.core.exceptions import Forbidden, NotFound, ServiceError
 from carehub.directory import selectors as directory
 from carehub.patients import selectors as patients
@@ -46,39 +43,6 @@ BOOKERS = tuple(BOOKING_ROLES)
 SLOT_DAYS = 14  # dates shown at a time in step 2 and on the reschedule page
 POLL_SECONDS = 5
 SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
-
-
-def role_required(*roles: str) -> Callable:
-    """Sign-in first (anonymous: to the sign-in page), then the role gate (403); a service's
-    NotFound is a 404 and its Forbidden a 403."""
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            htmx = getattr(request, "htmx", None)
-            if htmx and not request.user.is_authenticated:
-                # A polled fragment must not swap the sign-in page into the page: the browser
-                # goes there instead (as the automatic logoff does).
-                response = HttpResponse(status=204)
-                current = getattr(htmx, "current_url_abs_path", None) or ""
-                response["HX-Redirect"] = redirect_to_login(current or "/")["Location"]
-                return response
-            return signed_in(request, *args, **kwargs)
-
-        @login_required
-        def signed_in(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if getattr(request.user, "role", "") not in roles:
-                raise PermissionDenied
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                raise Http404(exc.message) from exc
-            except Forbidden as exc:
-                raise PermissionDenied(exc.message) from exc
-
-        return wrapper
-
-    return decorator
 
 
 def _view_name(request: HttpRequest) -> str:

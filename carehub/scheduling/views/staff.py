@@ -23,11 +23,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from carehub.accounts.choices import CLINICIAN_ROLES, Role
+from carehub.core.decorators import role_required
 from carehub.core.exceptions import ServiceError
 from carehub.directory import selectors as directory
 from carehub.patients.forms import apply_service_error
 from carehub.patients.policies import ADMINISTRATIVE_ROLES
-from carehub.patients.views import role_required
 from carehub.scheduling import forms_staff as forms
 from carehub.scheduling import ics, selectors, services
 from carehub.scheduling import slots as engine
