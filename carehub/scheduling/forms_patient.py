@@ -11,6 +11,7 @@ from django.conf import global_settings
 
 from carehub.core.exceptions import ServiceError
 from carehub.scheduling.choices import Mode
+from carehub.scheduling.forms_staff import EARLIEST, IN_RANGE, LATEST
 from carehub.scheduling.services import MAX_REASON
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -40,11 +41,11 @@ class IsoDateTimeField(forms.CharField):
             return None
         try:
             parsed = datetime.fromisoformat(text.replace(" ", "+"))
-        except ValueError as exc:
+            if parsed.tzinfo is None or not EARLIEST.year <= parsed.year <= LATEST.year:
+                raise ValueError("no offset, or out of range")
+            return parsed.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
-        if parsed.tzinfo is None:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return parsed.astimezone(UTC)
 
 
 class BookingFilterForm(forms.Form):
@@ -53,7 +54,9 @@ class BookingFilterForm(forms.Form):
     site = forms.ChoiceField(required=False, label="Site")
     mode = forms.ChoiceField(required=False, choices=ANY_MODE, label="Type of visit")
     language = forms.ChoiceField(required=False, label="Language spoken")
-    date = forms.DateField(required=False, label="From date", widget=DATE_WIDGET)
+    date = forms.DateField(
+        validators=IN_RANGE, required=False, label="From date", widget=DATE_WIDGET
+    )
 
     def __init__(self, *args: Any, sites=(), languages=(), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -119,7 +122,9 @@ class CancelForm(forms.Form):
 
 
 class RescheduleFilterForm(forms.Form):
-    date = forms.DateField(required=False, label="From date", widget=DATE_WIDGET)
+    date = forms.DateField(
+        validators=IN_RANGE, required=False, label="From date", widget=DATE_WIDGET
+    )
     mode = forms.ChoiceField(required=False, choices=Mode.choices, label="Type of visit")
 
 
@@ -133,8 +138,10 @@ class WaitlistJoinForm(forms.Form):
 
     practitioner = forms.ChoiceField(required=False, label="Practitioner")
     specialty = forms.ChoiceField(required=False, label="Or any practitioner of")
-    date_from = forms.DateField(label="From", widget=DATE_WIDGET)
-    date_to = forms.DateField(label="Until", widget=DATE_WIDGET, help_text="At most 120 days.")
+    date_from = forms.DateField(validators=IN_RANGE, label="From", widget=DATE_WIDGET)
+    date_to = forms.DateField(
+        validators=IN_RANGE, label="Until", widget=DATE_WIDGET, help_text="At most 120 days."
+    )
     site = forms.ChoiceField(required=False, label="Site")
     mode = forms.ChoiceField(required=False, choices=ANY_MODE, label="Type of visit")
 

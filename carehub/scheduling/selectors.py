@@ -902,6 +902,35 @@ def slot_free(
     return found[0] if found and found[0].start == start else None
 
 
+def slots_after(
+    *,
+    practitioner_id: int,
+    around: datetime,
+    mode: str | None = None,
+    for_patient_id: int | None = None,
+    staff: bool = False,
+    ignore_appointment_id: int | None = None,
+    count: int = 5,
+) -> list[Slot]:
+    """The next `count` free slots of a practitioner from a little before `around` (or now)
+    on, looking 1, then 4, then 13 weeks ahead: what to offer instead of a time that is gone."""
+    start = max(around - timedelta(hours=2), timezone.now())
+    found: list[Slot] = []
+    for weeks in (1, 4, 13):
+        found = free_slots(
+            practitioner_ids=[practitioner_id],
+            start=start,
+            end=start + timedelta(weeks=weeks),
+            mode=mode,
+            for_patient_id=for_patient_id,
+            staff=staff,
+            ignore_appointment_id=ignore_appointment_id,
+        )[practitioner_id]
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
 def free_slots_near(
     *,
     actor,
@@ -911,22 +940,15 @@ def free_slots_near(
     for_patient_id: int | None = None,
     count: int = 5,
 ) -> list[Slot]:
-    """The next free slots of a practitioner from a little before `around` (or now) on: what
-    to offer instead of a time that is gone."""
-    start = max(around - timedelta(hours=2), timezone.now())
-    found: list[Slot] = []
-    for weeks in (1, 4, 13):
-        found = free_slots(
-            practitioner_ids=[practitioner.pk],
-            start=start,
-            end=start + timedelta(weeks=weeks),
-            mode=mode,
-            for_patient_id=for_patient_id,
-            staff=actor.role != Role.PATIENT,
-        )[practitioner.pk]
-        if len(found) >= count:
-            break
-    return found[:count]
+    """`slots_after` for a page: staff see what the minimum notice hides from patients."""
+    return slots_after(
+        practitioner_id=practitioner.pk,
+        around=around,
+        mode=mode,
+        for_patient_id=for_patient_id,
+        staff=actor.role != Role.PATIENT,
+        count=count,
+    )
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,10 @@ from carehub.scheduling.models import (
 )
 
 ALTERNATIVES = 5
+CHECK_IN_FROM = timedelta(hours=12)  # how long before its start a patient can be checked in
+# Reception and administrators check patients in and record no-shows; the visit itself
+# (start, complete) is the clinicians'.
+RECEPTION_TRANSITIONS = frozenset({Status.CHECKED_IN, Status.NO_SHOW})
 MAX_REASON = 1000
 
 
@@ -104,23 +108,17 @@ def _alternatives(
     staff: bool,
     ignore_appointment_id: int | None = None,
 ) -> list[dict]:
-    """The next free slots of the same practitioner from `around` (or now) on."""
-    start = max(around - timedelta(hours=2), timezone.now())
-    found: list[engine.Slot] = []
-    for weeks in (1, 4, 13):
-        end = start + timedelta(weeks=weeks)
-        found = selectors.free_slots(
-            practitioner_ids=[practitioner.pk],
-            start=start,
-            end=end,
-            mode=mode,
-            for_patient_id=patient_id,
-            staff=staff,
-            ignore_appointment_id=ignore_appointment_id,
-        )[practitioner.pk]
-        if len(found) >= ALTERNATIVES:
-            break
-    return [slot_json(s, practitioner.public_id, mode) for s in found[:ALTERNATIVES]]
+    """The next free slots of the same practitioner from `around` (or now) on, as JSON."""
+    found = selectors.slots_after(
+        practitioner_id=practitioner.pk,
+        around=around,
+        mode=mode,
+        for_patient_id=patient_id,
+        staff=staff,
+        ignore_appointment_id=ignore_appointment_id,
+        count=ALTERNATIVES,
+    )
+    return [slot_json(s, practitioner.public_id, mode) for s in found]
 
 
 def _refuse(code: str, message: str, practitioner, start, mode, patient_id, staff, ignore=None):
@@ -357,6 +355,10 @@ def _close_offers_for(patient_id: int, practitioner_id: int, start: datetime, ap
     """A booking by a waiting patient: their open offer for this slot is accepted and the entry
     that made it is booked. Other entries and offers stay: a patient who books a later time
     directly may still want an earlier one from the waitlist."""
+    entries = WaitlistEntry.objects.select_for_update().filter(
+        patient_id=patient_id, status=WaitlistStatus.OFFERED
+    )
+    list(entries.values_list("pk", flat=True))  # lock order: entries, then offers
     offers = WaitlistOffer.objects.filter(
         entry__patient_id=patient_id, status=OfferStatus.OPEN, practitioner_id=practitioner_id
     ).select_related("entry")
@@ -528,24 +530,16 @@ def appointment_transition(*, actor, appointment: Appointment, status: str) -> A
             "Unknown status.",
             field_errors={"status": ["Choose checked_in, in_progress, completed or no_show."]},
         )
-    if status not in TRANSITIONS[appointment.status]:
-        raise Conflict(
-            f"An appointment that is {appointment.get_status_display().lower()} cannot become "
-            f"{Status(status).label.lower()}.",
-            code="status",
+    if actor.role not in CLINICIAN_ROLES and status not in RECEPTION_TRANSITIONS:
+        raise Forbidden(
+            "Reception checks patients in or records a no-show; clinicians do the rest."
         )
     now = timezone.now()
-    if status in {Status.CHECKED_IN, Status.IN_PROGRESS} and now < appointment.start - timedelta(
-        hours=12
-    ):
-        raise Conflict(
-            "Patients can be checked in on the day of their appointment.", code="too_early"
-        )
-    if status == Status.NO_SHOW and now < appointment.start:
-        raise Conflict(
-            "A no-show can be recorded once the appointment has started.", code="too_early"
-        )
     with transaction.atomic():
+        # The status is checked on the locked row: a cancellation that landed meanwhile wins.
+        current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        appointment.status = current.status
+        _transition_allowed(appointment, status, now)
         appointment.status = status
         fields = ["status", "updated_at"]
         if status == Status.CHECKED_IN:
@@ -562,6 +556,31 @@ def appointment_transition(*, actor, appointment: Appointment, status: str) -> A
             obj=appointment,
         )
     return appointment
+
+
+def transition_refusal(appointment: Appointment, status: str, now: datetime) -> str:
+    """Why `appointment` cannot move to `status` now ("" when it can). Pages use it to offer
+    only the buttons that will work; the service enforces it."""
+    if status not in TRANSITIONS[appointment.status]:
+        return (
+            f"An appointment that is {appointment.get_status_display().lower()} cannot become "
+            f"{Status(status).label.lower()}."
+        )
+    if (
+        status in {Status.CHECKED_IN, Status.IN_PROGRESS}
+        and now < appointment.start - CHECK_IN_FROM
+    ):
+        return "Patients can be checked in on the day of their appointment."
+    if status == Status.NO_SHOW and now < appointment.start:
+        return "A no-show can be recorded once the appointment has started."
+    return ""
+
+
+def _transition_allowed(appointment: Appointment, status: str, now: datetime) -> None:
+    why = transition_refusal(appointment, status, now)
+    if why:
+        code = "status" if status not in TRANSITIONS[appointment.status] else "too_early"
+        raise Conflict(why, code=code)
 
 
 # --- reassignment --------------------------------------------------------------------------------
@@ -893,6 +912,8 @@ def waitlist_join(
         errors["specialty"] = ["Choose a practitioner or a specialty."]
     if date_from < today:
         errors["date_from"] = ["Choose today or a later date."]
+    elif date_from > today + timedelta(days=366):
+        errors["date_from"] = ["Choose a date within the next year."]
     if date_to < date_from:
         errors["date_to"] = ["Must be on or after the first date."]
     elif (date_to - date_from).days > 120:
@@ -901,15 +922,15 @@ def waitlist_join(
         errors["mode"] = ["Choose in person or video."]
     if errors:
         raise ValidationFailed("Correct the waitlist request.", field_errors=errors)
-    duplicate = WaitlistEntry.objects.filter(
-        patient=patient,
-        status__in=[WaitlistStatus.WAITING, WaitlistStatus.OFFERED],
-        practitioner=practitioner,
-        specialty=None if practitioner else specialty,
-    )
-    if duplicate.exists():
-        raise Conflict("You are already on this waitlist.", code="duplicate")
     with transaction.atomic():
+        duplicate = WaitlistEntry.objects.filter(
+            patient=patient,
+            status__in=[WaitlistStatus.WAITING, WaitlistStatus.OFFERED],
+            practitioner=practitioner,
+            specialty=None if practitioner else specialty,
+        )
+        if duplicate.exists():
+            raise Conflict("You are already on this waitlist.", code="duplicate")
         entry = WaitlistEntry.objects.create(
             patient=patient,
             practitioner=practitioner,
@@ -941,9 +962,10 @@ def _practitioners_of_specialty(specialty_id: int) -> list[int]:
 
 
 def waitlist_leave(*, actor, entry: WaitlistEntry) -> WaitlistEntry:
-    if entry.status not in {WaitlistStatus.WAITING, WaitlistStatus.OFFERED}:
-        raise Conflict("This waitlist request has already ended.", code="status")
     with transaction.atomic():
+        entry.status = WaitlistEntry.objects.select_for_update().get(pk=entry.pk).status
+        if entry.status not in {WaitlistStatus.WAITING, WaitlistStatus.OFFERED}:
+            raise Conflict("This waitlist request has already ended.", code="status")
         freed = set()
         for offer in WaitlistOffer.objects.filter(entry=entry, status=OfferStatus.OPEN):
             offer.status = OfferStatus.WITHDRAWN
@@ -972,9 +994,14 @@ def offer_accept(*, actor, offer: WaitlistOffer, reason: str = "") -> Appointmen
 
 def offer_decline(*, actor, offer: WaitlistOffer) -> WaitlistOffer:
     """Pass: the slot goes to the next in line; the patient keeps their place for later slots."""
-    if offer.status != OfferStatus.OPEN:
-        raise Conflict("This offer was already answered.", code="offer_closed")
     with transaction.atomic():
+        # Entry first, then offer: the order every waitlist write locks in (an accept that
+        # lands at the same moment either sees this decline or is seen by it).
+        WaitlistEntry.objects.select_for_update().filter(pk=offer.entry_id).first()
+        current = WaitlistOffer.objects.select_for_update().get(pk=offer.pk)
+        if current.status != OfferStatus.OPEN:
+            raise Conflict("This offer was already answered.", code="offer_closed")
+        offer.entry.refresh_from_db(fields=["status"])
         _close_offer(offer, OfferStatus.DECLINED)
         waitlist_fill(practitioner_id=offer.practitioner_id)
     return offer
@@ -1085,6 +1112,13 @@ def waitlist_fill(
         )
         if slot is None:
             continue
+        still_waiting = (
+            WaitlistEntry.objects.select_for_update()
+            .filter(pk=entry.pk, status=WaitlistStatus.WAITING)
+            .exists()
+        )
+        if not still_waiting:
+            continue  # left the waitlist (or got an offer) meanwhile
         try:
             with transaction.atomic():
                 offer = WaitlistOffer.objects.create(

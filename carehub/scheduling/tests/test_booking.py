@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from carehub.accounts.choices import Role
 from carehub.accounts.tests.factories import make_user
-from carehub.core.exceptions import Conflict
+from carehub.core.exceptions import Conflict, Forbidden
 from carehub.notifications.models import Message
 from carehub.patients.models import CareRelationship
 from carehub.patients.tests.factories import make_patient_user
@@ -206,3 +206,30 @@ def test_reassign_moves_only_into_the_colleagues_hours(doctor, site, patient):
     ]
     late.refresh_from_db()
     assert late.practitioner == doctor
+
+
+def test_reception_checks_in_but_does_not_run_the_visit(doctor, site, patient, time_machine):
+    appointment = book(patient, doctor, local(site, days_ahead(3), 9, 0))
+    time_machine.move_to(appointment.start - timedelta(minutes=5))
+    receptionist = make_user(Role.RECEPTIONIST)
+    services.appointment_transition(
+        actor=receptionist, appointment=appointment, status="checked_in"
+    )
+    for status in ("in_progress", "completed"):
+        with pytest.raises(Forbidden):
+            services.appointment_transition(
+                actor=receptionist, appointment=appointment, status=status
+            )
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CHECKED_IN
+
+
+def test_a_status_change_does_not_undo_a_cancellation(doctor, site, patient, time_machine):
+    appointment = book(patient, doctor, local(site, days_ahead(3), 9, 0))
+    stale = Appointment.objects.get(pk=appointment.pk)  # the day page, loaded before
+    services.appointment_cancel(actor=patient.user, appointment=appointment, reason="Better")
+    time_machine.move_to(appointment.start - timedelta(minutes=5))
+    with pytest.raises(Conflict):
+        services.appointment_transition(actor=doctor.user, appointment=stale, status="checked_in")
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CANCELLED

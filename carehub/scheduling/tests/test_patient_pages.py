@@ -496,3 +496,28 @@ def test_pages_never_write_on_get(client, doctor, site, patient):
 def test_a_doctor_is_not_a_booker(doctor):
     other = make_practitioner()
     assert signed_in(other.user).get(reverse("scheduling:book")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=0001-01-01T00:00%2B01:00&mode=in_person",
+        "start=9999-12-31T23:59%2B00:00&mode=in_person",
+    ],
+)
+def test_out_of_range_times_and_dates_are_form_errors_not_500s(client, doctor, query):
+    confirm = client.get(
+        f"{reverse('scheduling:book_confirm')}?practitioner={doctor.public_id}&{query}"
+    )
+    assert confirm.status_code in {200, 400}
+    for date_text in ("0001-01-01", "9999-12-31"):
+        step2 = client.get(
+            reverse("scheduling:book_slots", args=["general_practice"]) + f"?date={date_text}"
+        )
+        assert step2.status_code == 200
+        waitlist = client.post(
+            reverse("scheduling:waitlist_join"),
+            {"practitioner": str(doctor.public_id), "date_from": date_text, "date_to": date_text},
+        )
+        assert waitlist.status_code == 400  # the form, with its errors
+    assert not WaitlistEntry.objects.exists()

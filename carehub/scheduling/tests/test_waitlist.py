@@ -3,7 +3,7 @@ decline or let the hold expire, it passes to the next one."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -374,3 +374,37 @@ def test_joining_twice_is_a_conflict(doctor, day, full_day):
     with pytest.raises(Conflict) as caught:
         join(patient, doctor, day)
     assert caught.value.extra["code"] == "duplicate"
+
+
+# --- answers that cross (a page loaded before the other answer landed) --------------------------
+def test_declining_an_offer_already_accepted_is_refused(doctor, site, day):
+    patient = make_patient_user()
+    entry = join(patient, doctor, day)
+    stale = open_offer(entry)  # the decline page was loaded before the accept landed
+    services.offer_accept(actor=patient.user, offer=open_offer(entry))
+    with pytest.raises(Conflict):
+        services.offer_decline(actor=patient.user, offer=stale)
+    entry.refresh_from_db()
+    assert entry.status == WaitlistStatus.BOOKED
+    assert WaitlistOffer.objects.get(pk=stale.pk).status == OfferStatus.ACCEPTED
+
+
+def test_leaving_twice_is_refused_and_changes_nothing(doctor, site, day, full_day):
+    patient = make_patient_user()
+    entry = join(patient, doctor, day)
+    stale = WaitlistEntry.objects.get(pk=entry.pk)
+    services.waitlist_leave(actor=patient.user, entry=entry)
+    with pytest.raises(Conflict):
+        services.waitlist_leave(actor=patient.user, entry=stale)
+
+
+def test_a_far_future_waitlist_is_a_field_error(doctor):
+    with pytest.raises(ValidationFailed) as caught:
+        services.waitlist_join(
+            actor=make_patient_user().user,
+            practitioner=doctor,
+            date_from=date(9999, 12, 30),
+            date_to=date(9999, 12, 31),
+        )
+    assert "date_from" in caught.value.field_errors
+    assert not WaitlistEntry.objects.exists()

@@ -31,16 +31,13 @@ from carehub.patients.policies import ADMINISTRATIVE_ROLES
 from carehub.scheduling import forms_staff as forms
 from carehub.scheduling import ics, selectors, services
 from carehub.scheduling import slots as engine
-from carehub.scheduling.choices import TRANSITIONS, Status
+from carehub.scheduling.choices import Status
 from carehub.scheduling.policies import AVAILABILITY_ROLES, REASSIGN_ROLES, STAFF_ROLES
 
-# services.appointment_transition refuses a check-in earlier than this before the start, and a
-# no-show before the start: the buttons are offered from the same moments.
-CHECK_IN_WINDOW = timedelta(hours=12)
 CLINICIAN_ACTIONS = frozenset(
     {Status.CHECKED_IN, Status.IN_PROGRESS, Status.COMPLETED, Status.NO_SHOW}
 )
-RECEPTION_ACTIONS = frozenset({Status.CHECKED_IN, Status.NO_SHOW})
+RECEPTION_ACTIONS = services.RECEPTION_TRANSITIONS
 ACTION_LABELS = {
     Status.CHECKED_IN: "Check in",
     Status.IN_PROGRESS: "Start",
@@ -113,19 +110,12 @@ class Row:
 
 
 def _actions(appointment, now: datetime, allowed: frozenset[str]) -> list[tuple[str, str]]:
-    possible = TRANSITIONS[appointment.status] & allowed
-    found = []
-    for status in (Status.CHECKED_IN, Status.IN_PROGRESS, Status.COMPLETED, Status.NO_SHOW):
-        if status not in possible:
-            continue
-        if status in {Status.CHECKED_IN, Status.IN_PROGRESS} and (
-            appointment.start - now > CHECK_IN_WINDOW
-        ):
-            continue
-        if status == Status.NO_SHOW and now < appointment.start:
-            continue
-        found.append((str(status), ACTION_LABELS[status]))
-    return found
+    # The buttons are the moves the service would accept now (it decides, and re-checks).
+    return [
+        (str(status), ACTION_LABELS[status])
+        for status in (Status.CHECKED_IN, Status.IN_PROGRESS, Status.COMPLETED, Status.NO_SHOW)
+        if status in allowed and not services.transition_refusal(appointment, status, now)
+    ]
 
 
 def rows_of(appointments, *, actor, now: datetime | None = None) -> list[Row]:
