@@ -358,7 +358,9 @@ def _close_offers_for(patient_id: int, practitioner_id: int, start: datetime, ap
     entries = WaitlistEntry.objects.select_for_update().filter(
         patient_id=patient_id, status=WaitlistStatus.OFFERED
     )
-    list(entries.values_list("pk", flat=True))  # lock order: entries, then offers
+    # Lock order: entries, then offers. A patient with no open offer costs this one query.
+    if not list(entries.values_list("pk", flat=True)):
+        return
     offers = WaitlistOffer.objects.filter(
         entry__patient_id=patient_id, status=OfferStatus.OPEN, practitioner_id=practitioner_id
     ).select_related("entry")
