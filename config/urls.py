@@ -13,6 +13,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/", include("carehub.accounts.api.urls")),
     path("", include("carehub.patients.api.urls")),
     path("", include("carehub.scheduling.api.urls")),
+    path("", include("carehub.triage.api.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -25,6 +26,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("patients/", include("carehub.patients.urls")),
     path("appointments/", include("carehub.scheduling.urls")),
     path("notifications/", include("carehub.notifications.urls")),
+    path("symptoms/", include("carehub.triage.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -26,6 +26,7 @@ class AccessCategory(models.TextChoices):
     CONSENTS = "consents", "Consents"
     CARE_TEAM = "care_team", "Care team"
     APPOINTMENTS = "appointments", "Appointments"
+    TRIAGE = "triage", "Symptom checks"
     AUDIT = "audit", "Access history"
 
 

@@ -15,6 +15,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("My record", "patients:me"),
         ("Appointments", "scheduling:mine"),
         ("Book", "scheduling:book"),
+        ("Check symptoms", "triage:start"),
         ("Who viewed my record", "audit:my_access"),
     ],
     Role.DOCTOR: [
@@ -44,6 +45,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("Calendar", "scheduling:calendar"),
         ("Availability", "scheduling:availability"),
         ("Sites", "directory:site_list"),
+        ("Symptom checker", "triage:usage"),
     ],
     Role.AUDITOR: [("Audit report", "audit:report"), ("Events", "audit:events")],
 }

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "carehub.patients",
     "carehub.scheduling",
     "carehub.notifications",
+    "carehub.triage",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -194,7 +195,14 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "carehub.core.api.problem_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_RATES": {"token": "30/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "token": "30/min",
+        # The symptom checker is open to anonymous visitors: generous enough for a clinic's
+        # shared waiting-room tablet or an evaluation run, low enough to stop scripted abuse.
+        "triage_start": os.environ.get("CAREHUB_TRIAGE_START_RATE", "300/min"),
+        "triage_answer": os.environ.get("CAREHUB_TRIAGE_ANSWER_RATE", "3000/min"),
+        "triage_read": os.environ.get("CAREHUB_TRIAGE_READ_RATE", "600/min"),
+    },
     # Throttle by REMOTE_ADDR, like the audit trail: an X-Forwarded-For header is client-controlled
     # unless a proxy rewrites it (set CAREHUB_NUM_PROXIES to the number of trusted proxies).
     "NUM_PROXIES": env_int("CAREHUB_NUM_PROXIES", 0),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -36,6 +37,7 @@ from carehub.scheduling import ics, selectors, services
 from carehub.scheduling.choices import Mode, Status, WaitlistStatus
 from carehub.scheduling.policies import BOOKING_ROLES, STAFF_ROLES
 from carehub.scheduling.slots import zone
+from carehub.triage import services as triage
 
 PATIENT = (Role.PATIENT,)
 SEE_ROLES = tuple(BOOKING_ROLES | STAFF_ROLES)
@@ -237,6 +239,15 @@ def mine(request: HttpRequest) -> HttpResponse:
     return render(request, "scheduling/patient/mine.html", {"upcoming": upcoming, "past": past})
 
 
+def _triage_param(data: Any) -> str:
+    """The symptom check a booking started from (`?triage=<uuid>`), carried to the confirm step."""
+    value = str(data.get("triage", ""))[:36]
+    try:
+        return str(uuid.UUID(value)) if value else ""
+    except ValueError:
+        return ""
+
+
 # --- booking: step 1 ---------------------------------------------------------------------------
 @require_GET
 @role_required(*BOOKERS)
@@ -298,6 +309,7 @@ def _cards(
                     "mode": mode or slot.modes[0],
                     "patient": booking.param,
                     "specialty": specialty_code,
+                    "triage": query.get("triage", ""),
                 },
             )
 
@@ -358,6 +370,7 @@ def book_slots(request: HttpRequest, specialty_code: str) -> HttpResponse:
         "language": chosen["language"],
         "date": chosen["day"].isoformat() if chosen["day"] else "",
         "patient": booking.param,
+        "triage": _triage_param(request.GET),
     }
     cards = _cards(search, booking, chosen["mode"], specialty_code, query)
     version = _fingerprint((c.practitioner.pk, [s.iso for s in c.slots]) for c in cards)
@@ -446,6 +459,7 @@ def book_confirm(request: HttpRequest) -> HttpResponse:
         else _url("book", back),
         "alternatives": [],
         "specialty_code": specialty if SLUG.fullmatch(specialty) else "",
+        "triage_param": _triage_param(data),
     }
     if booking.patient is None:
         context["no_patient"] = True
@@ -473,6 +487,15 @@ def book_confirm(request: HttpRequest) -> HttpResponse:
             forms.apply_service_error(form, exc)
             status = exc.status
         else:
+            if context["triage_param"]:
+                # The symptom check this booking came from becomes its pre-consultation
+                # questionnaire; a check that is not the patient's is simply not attached.
+                triage.session_attach(
+                    actor=request.user,
+                    public_id=context["triage_param"],
+                    appointment=appointment,
+                    claimable=request.session.get(triage.SESSION_KEY, []),
+                )
             tz_name = appointment.site.timezone
             messages.success(
                 request,

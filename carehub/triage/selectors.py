@@ -1,0 +1,190 @@
+"""Reads of symptom-checker sessions: the patient's own, the questionnaire a clinician sees with
+an appointment (an audited read of patient data), and the usage figures for administrators
+(counts only, never content)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from carehub.accounts.choices import Role
+from carehub.audit.choices import AccessCategory
+from carehub.core.exceptions import Forbidden, NotFound
+from carehub.patients import selectors as patients
+from carehub.triage import services
+from carehub.triage.choices import SessionStatus, TriageLevel
+from carehub.triage.kb import KnowledgeBase, knowledge_base
+from carehub.triage.models import TriageSession
+
+
+def findings_catalogue(kb: KnowledgeBase | None = None) -> list[dict[str, Any]]:
+    """Every finding the checker can ask about, for the API and the complaint picker."""
+    kb = kb or knowledge_base()
+    return [
+        {
+            "id": f.id,
+            "label": f.label,
+            "question": f.question,
+            "category": f.category,
+            "synonyms": list(f.synonyms),
+            "snomed": f.snomed,
+        }
+        for f in kb.findings.values()
+    ]
+
+
+def session_get(*, actor, public_id: uuid.UUID | str) -> TriageSession:
+    """A session `actor` may see (see services.may_continue), or NotFound."""
+    try:
+        session = TriageSession.objects.select_related("patient").get(
+            public_id=uuid.UUID(str(public_id))
+        )
+    except (ValueError, TriageSession.DoesNotExist) as exc:
+        raise NotFound("No such symptom check.") from exc
+    if not services.may_continue(actor=actor, session=session):
+        raise NotFound("No such symptom check.")
+    if session.patient is not None:
+        patients.log_access(actor=actor, patients=[session.patient], category=AccessCategory.TRIAGE)
+    return session
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    label: str
+    answer: str  # "Yes" / "No" / "Not sure"
+    source: str  # "told us" / "asked"
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    public_id: uuid.UUID
+    taken_at: Any
+    text: str
+    rows: list[AnswerRow]
+    result: dict[str, Any]
+    kb_version: str
+
+
+def questionnaire(session: TriageSession, kb: KnowledgeBase | None = None) -> Questionnaire:
+    kb = kb or knowledge_base()
+    data = session.data
+
+    def label(fid: str) -> str:
+        finding = kb.findings.get(fid)
+        return finding.label if finding else fid
+
+    rows = [
+        AnswerRow(label(f), "Yes" if present else "No", "told us")
+        for f, present in data.get("initial", {}).items()
+    ]
+    names = {"yes": "Yes", "no": "No", "unknown": "Not sure"}
+    rows += [AnswerRow(label(f), names.get(a, a), "asked") for f, a in data.get("answers", [])]
+    return Questionnaire(
+        public_id=session.public_id,
+        taken_at=session.finished_at or session.created_at,
+        text=data.get("text", ""),
+        rows=rows,
+        result=session.result_data or {},
+        kb_version=session.kb_version,
+    )
+
+
+def questionnaire_for_appointment(*, actor, appointment: Any) -> Questionnaire | None:
+    """The pre-consultation questionnaire attached to `appointment`, for someone who may already
+    see that appointment (the caller has read it through scheduling's restricted selectors).
+    Receptionists see appointments but not clinical content, so they get nothing."""
+    if actor.role not in (Role.DOCTOR, Role.NURSE, Role.PATIENT):
+        return None
+    session = (
+        TriageSession.objects.filter(appointment_id=appointment.pk)
+        .select_related("patient")
+        .first()
+    )
+    if session is None:
+        return None
+    if actor.role == Role.PATIENT and (
+        session.patient is None or session.patient.user_id != actor.pk
+    ):
+        return None
+    patients.log_access(actor=actor, patients=[appointment.patient], category=AccessCategory.TRIAGE)
+    return questionnaire(session)
+
+
+@dataclass
+class Usage:
+    days: int
+    since: date
+    per_day: list[tuple[date, int, int]]  # day, started, finished
+    started: int
+    finished: int
+    by_level: list[tuple[str, str, int]]  # code, label, count
+    booked: int
+    by_specialty: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def completion(self) -> float:
+        return self.finished / self.started if self.started else 0.0
+
+    @property
+    def conversion(self) -> float:
+        """Share of finished checks that led to a booked appointment."""
+        return self.booked / self.finished if self.finished else 0.0
+
+    @property
+    def max_per_day(self) -> int:
+        return max((started for _, started, _ in self.per_day), default=0) or 1
+
+
+def usage(*, actor, days: int = 30) -> Usage:
+    """Sessions per day, triage distribution and conversion to bookings (administrators)."""
+    if actor.role != Role.CLINIC_ADMIN:
+        raise Forbidden("Only administrators see symptom-checker usage.")
+    days = max(1, min(days, 365))
+    today = timezone.localdate()
+    since = today - timedelta(days=days - 1)
+    start = timezone.make_aware(timezone.datetime.combine(since, timezone.datetime.min.time()))
+    rows = TriageSession.objects.filter(created_at__gte=start)
+    daily = {
+        row["day"]: (row["started"], row["finished"])
+        for row in rows.annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(started=Count("id"), finished=Count("id", filter=Q(status=SessionStatus.DONE)))
+    }
+    per_day = [
+        (since + timedelta(days=n), *daily.get(since + timedelta(days=n), (0, 0)))
+        for n in range(days)
+    ]
+    totals = rows.aggregate(
+        started=Count("id"),
+        finished=Count("id", filter=Q(status=SessionStatus.DONE)),
+        booked=Count("id", filter=Q(appointment__isnull=False)),
+    )
+    levels = dict(
+        rows.filter(status=SessionStatus.DONE)
+        .values_list("triage")
+        .annotate(n=Count("id"))
+        .values_list("triage", "n")
+    )
+    specialties = list(
+        rows.filter(status=SessionStatus.DONE)
+        .values_list("specialty")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("specialty", "n")[:8]
+    )
+    return Usage(
+        days=days,
+        since=since,
+        per_day=per_day,
+        started=totals["started"],
+        finished=totals["finished"],
+        by_level=[(c, label, levels.get(c, 0)) for c, label in TriageLevel.choices],
+        booked=totals["booked"],
+        by_specialty=specialties,
+    )
