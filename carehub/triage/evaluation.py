@@ -302,3 +302,38 @@ def per_level(runs: list[Run]) -> dict[str, dict[str, Rate]]:
         )
         out[level] = {"exact": Rate(exact, len(subset)), "under": Rate(under, len(subset))}
     return out
+
+
+def engine_client(kb: Any = None) -> tuple[Start, Answer]:
+    """The API's session protocol run on the engine directly (no HTTP, no database): for
+    knowledge-base authors and the regression tests."""
+    from carehub.triage import engine, text
+    from carehub.triage.kb import knowledge_base
+
+    kb = kb or knowledge_base()
+    sessions: dict[str, dict[str, Any]] = {}
+
+    def shape(sid: str) -> dict[str, Any]:
+        s = sessions[sid]
+        step = engine.step(
+            kb=kb, age=s["age"], sex=s["sex"], initial=s["initial"], answers=s["answers"]
+        )
+        if step.result is not None:
+            return {"id": sid, "status": "done", "question": None,
+                    "result": engine.result_json(step.result, kb)}  # fmt: skip
+        assert step.question is not None
+        return {"id": sid, "status": "in_progress", "result": None,
+                "question": engine.question_json(step.question)}  # fmt: skip
+
+    def start(body: dict[str, Any]) -> dict[str, Any]:
+        sid = str(len(sessions) + 1)
+        initial = {m.finding: m.present for m in text.extract(body["text"], kb)}
+        initial.update({f["id"]: f["present"] for f in body["findings"]})
+        sessions[sid] = {"age": body["age"], "sex": body["sex"], "initial": initial, "answers": {}}
+        return shape(sid)
+
+    def answer(sid: str, body: dict[str, Any]) -> dict[str, Any]:
+        sessions[sid]["answers"][body["finding"]] = body["answer"]
+        return shape(sid)
+
+    return start, answer

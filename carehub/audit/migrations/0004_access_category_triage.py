@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0003_access_category_appointments'),
+        ("audit", "0003_access_category_appointments"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accessrecord',
-            name='category',
-            field=models.CharField(choices=[('demographics', 'Demographics'), ('identifiers', 'Identifiers'), ('consents', 'Consents'), ('care_team', 'Care team'), ('appointments', 'Appointments'), ('triage', 'Symptom checks'), ('audit', 'Access history')], max_length=30),
+            model_name="accessrecord",
+            name="category",
+            field=models.CharField(
+                choices=[
+                    ("demographics", "Demographics"),
+                    ("identifiers", "Identifiers"),
+                    ("consents", "Consents"),
+                    ("care_team", "Care team"),
+                    ("appointments", "Appointments"),
+                    ("triage", "Symptom checks"),
+                    ("audit", "Access history"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

@@ -216,3 +216,25 @@ def test_starting_sessions_is_rate_limited(api, monkeypatch):
     r = start(api, text="cough")
     assert_problem(r, 429)
     assert "Retry-After" in r
+
+
+def test_linked_checks_are_audited_and_anonymous_ones_are_not(api):
+    from carehub.audit.models import ChangeRecord
+
+    start(api, findings=[{"id": "cough", "present": True}])
+    assert not ChangeRecord.objects.filter(model="triage.triagesession").exists()
+    patient = make_patient_user()
+    api.force_authenticate(patient.user)
+    state = start(api, findings=[{"id": "cough", "present": True}]).json()
+    api.post(
+        answers_url(state["id"]),
+        {"finding": state["question"]["finding"], "answer": "no"},
+        format="json",
+    )
+    rows = ChangeRecord.objects.filter(model="triage.triagesession")
+    assert rows.count() == 2
+    assert {r.patient_id for r in rows} == {patient.public_id}
+    assert all(
+        "content" not in (r.after or {}) or str(r.after["content"]).startswith("encrypted:")
+        for r in rows
+    )
