@@ -114,8 +114,8 @@ def _compile(kb: KnowledgeBase) -> Compiled:
         for rule in condition.escalate:
             for fid in rule.finding_ids():
                 mentioned[index[fid]] = True
-    for rule in kb.red_flags:
-        for fid in rule.finding_ids():
+    for flag in kb.red_flags:
+        for fid in flag.finding_ids():
             mentioned[index[fid]] = True
     matrix = np.clip(matrix, 1e-3, 1 - 1e-3)
     return Compiled(
@@ -336,14 +336,13 @@ def _best_question(
                 bonus[k] = max(bonus[k], candidate)
     for c in np.flatnonzero(post > 0.02):
         condition = comp.kb.conditions[c]
-        for rule in condition.escalate:
-            if LEVEL_RANK[rule.level] <= state.levels[c]:
+        for escalation in condition.escalate:
+            if LEVEL_RANK[escalation.level] <= state.levels[c]:
                 continue
-            missing = _missing(rule, known, age, sex)
-            for fid in missing or ():
+            for fid in _missing(escalation, known, age, sex) or ():
                 k = col_of.get(fid)
                 if k is not None:
-                    bonus[k] = max(bonus[k], LEVEL_WEIGHT[rule.level] * post[c])
+                    bonus[k] = max(bonus[k], LEVEL_WEIGHT[escalation.level] * post[c])
     value = value + settings.red_flag_bonus * bonus
     best = int(np.argmax(value))
     top = float(post.max())

@@ -156,6 +156,9 @@ class FindingsExtra(_Strict):
     extra_findings: list[ExtraFinding] = Field(default_factory=list)
 
 
+DEFAULT_THRESHOLDS: dict[Level, float] = {"emergency": 0.2, "urgent": 0.3, "routine": 0.4}
+
+
 class EngineSettings(_Strict):
     leak: Probability = 0.03
     max_questions: int = Field(default=14, ge=1, le=29)
@@ -164,9 +167,7 @@ class EngineSettings(_Strict):
     min_information_gain: float = Field(default=0.02, ge=0)
     triage_weight: float = Field(default=1.5, ge=0)
     red_flag_bonus: float = Field(default=0.5, ge=0)
-    thresholds: dict[Level, Probability] = Field(
-        default_factory=lambda: {"emergency": 0.25, "urgent": 0.35, "routine": 0.5}
-    )
+    thresholds: dict[Level, Probability] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     child_age: float = Field(default=16, ge=0, le=120)
 
 
@@ -342,9 +343,9 @@ def load(directory: Path = KNOWLEDGE_DIR) -> KnowledgeBase:
 
     implies = _closure(extra.implies)
     implied_by: dict[str, set[str]] = {}
-    for source, targets in implies.items():
-        for target in targets:
-            implied_by.setdefault(target, set()).add(source)
+    for specific, general in implies.items():
+        for target in general:
+            implied_by.setdefault(target, set()).add(specific)
 
     return KnowledgeBase(
         meta=meta,

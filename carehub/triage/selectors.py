@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, Q
@@ -69,6 +69,9 @@ class Questionnaire:
     rows: list[AnswerRow]
     result: dict[str, Any]
     kb_version: str
+    triage_label: str = ""
+    specialty_label: str = ""
+    red_flag_labels: tuple[str, ...] = ()
 
 
 def questionnaire(session: TriageSession, kb: KnowledgeBase | None = None) -> Questionnaire:
@@ -85,13 +88,17 @@ def questionnaire(session: TriageSession, kb: KnowledgeBase | None = None) -> Qu
     ]
     names = {"yes": "Yes", "no": "No", "unknown": "Not sure"}
     rows += [AnswerRow(label(f), names.get(a, a), "asked") for f, a in data.get("answers", [])]
+    result = session.result_data or {}
     return Questionnaire(
         public_id=session.public_id,
         taken_at=session.finished_at or session.created_at,
         text=data.get("text", ""),
         rows=rows,
-        result=session.result_data or {},
+        result=result,
         kb_version=session.kb_version,
+        triage_label=session.get_triage_display() if session.triage else "",
+        specialty_label=kb.specialties.get(session.specialty, session.specialty),
+        red_flag_labels=tuple(label(f) for f in result.get("red_flags", [])),
     )
 
 
@@ -148,7 +155,7 @@ def usage(*, actor, days: int = 30) -> Usage:
     days = max(1, min(days, 365))
     today = timezone.localdate()
     since = today - timedelta(days=days - 1)
-    start = timezone.make_aware(timezone.datetime.combine(since, timezone.datetime.min.time()))
+    start = timezone.make_aware(datetime.combine(since, time.min))
     rows = TriageSession.objects.filter(created_at__gte=start)
     daily = {
         row["day"]: (row["started"], row["finished"])

@@ -121,6 +121,7 @@ NEGATIONS = frozenset(
         "free",
     ]
 )
+_SAME_AS_CANT = {"unable": "cant", "cannot": "cant", "couldnt": "cant"}
 # A symptom someone fears or wants ruled out is not a symptom they have: such mentions are
 # dropped (neither yes nor no).
 HYPOTHETICAL = frozenset(
@@ -214,8 +215,10 @@ def _token(word: str) -> str | None:
     """A word as the matcher sees it: None for a filler word, "~word" for a negation, a stem
     otherwise. Phrases and text go through the same function, so "can't lift my arm" in the
     lexicon matches the same words in a sentence."""
-    if word in NEGATIONS:
-        return "~" + word
+    if word in NEGATIONS or word == "unable":
+        # "unable to", "can't", "cannot", "couldn't" are one word to the matcher, so a
+        # phrase written either way matches a sentence written the other way.
+        return "~" + _SAME_AS_CANT.get(word, word)
     if word in STOP_WORDS:
         return None
     return _stem(word)
@@ -330,6 +333,8 @@ def _match_clause(clause: str, lexicon: Lexicon) -> Iterable[Match]:
                 and 2 <= n <= 3
                 and stems_at[start] == phrase.stems[0]
                 and _in_order(phrase.stems, window)
+                # "fever for two days" is not "fever for days": no numbers in the gap
+                and not any(w.isdigit() or w in NUMBER_WORDS for w in window)
             )
             if not (exact or loose):
                 continue
@@ -438,9 +443,9 @@ def duration_bucket(text: str) -> str | None:
         (_YESTERDAY, "duration_1_to_7_days"),
         (_YEARS, "duration_over_3_months"),
     ):
-        m = pattern.search(text)
-        if m and (first is None or m.start() < first[0]):
-            first = (m.start(), bucket)
+        found = pattern.search(text)
+        if found and (first is None or found.start() < first[0]):
+            first = (found.start(), bucket)
     return first[1] if first else None
 
 

@@ -5,6 +5,7 @@ browser session that started it or to the signed-in patient it belongs to."""
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -58,6 +59,18 @@ def _visible(request: HttpRequest, public_id) -> TriageSession:
     return session
 
 
+def _age_in_years(birth_date, today) -> Any:
+    """Completed years (a whole number, as people give their age); a fraction under two."""
+    days = (today - birth_date).days
+    if days < 2 * 365:
+        return round(max(days, 0) / 365.25, 2)
+    return (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def start(request: HttpRequest) -> HttpResponse:
@@ -69,8 +82,7 @@ def start(request: HttpRequest) -> HttpResponse:
     patient = _own_patient(request)
     initial: dict[str, Any] = {}
     if patient is not None:
-        days = (timezone.localdate() - patient.birth_date).days
-        initial["age"] = round(days / 365.25, 2) if days < 2 * 365 else days // 365.25
+        initial["age"] = _age_in_years(patient.birth_date, timezone.localdate())
         if patient.sex in ("male", "female"):
             initial["sex"] = patient.sex
     form = StartForm(request.POST or None, initial=initial, choices=choices)
@@ -107,10 +119,12 @@ def _booking_links(result: dict[str, Any], session: TriageSession) -> dict[str, 
     if not code:
         return {"links": [], "wanted": kb.specialties.get(result["specialty"], "")}
     label = bookable[code].label
+    article = "an" if label[:1].lower() in "aeiou" else "a"
     base = reverse("scheduling:book_slots", kwargs={"specialty_code": code})
     triage = f"triage={session.public_id}"
     return {
         "label": label,
+        "article": article,
         "wanted": kb.specialties.get(result["specialty"], result["specialty"]),
         "fallback": fallback,
         "links": [
@@ -125,7 +139,8 @@ def _emergency_phone(request: HttpRequest) -> str:
     site = getattr(patient, "site", None) if patient is not None else None
     if site is None:
         site = directory.site_choices().first()
-    return site.emergency_phone if site is not None else "your local emergency number"
+    phone = site.emergency_phone.strip() if site is not None else ""
+    return phone or "your local emergency number"
 
 
 @never_cache
@@ -136,10 +151,14 @@ def session(request: HttpRequest, public_id) -> HttpResponse:
     context: dict[str, Any] = {"check": check, "kb": kb.meta}
     if check.status == "done":
         result = check.result_data or {}
+        phone = _emergency_phone(request)
         context.update(
             result=result,
             headline=LEVEL_HEADLINES[result["triage"]],
-            emergency_phone=_emergency_phone(request),
+            emergency_phone=phone,
+            # The knowledge base is written from UK guidance ("call 999"); the page names the
+            # number of the patient's own site.
+            advice=re.sub(r"\b999\b", phone, result.get("advice", "")),
             booking=_booking_links(result, check) if result["triage"] != "emergency" else None,
             red_flag_labels=[kb.findings[f].label for f in result["red_flags"] if f in kb.findings],
             specialty_label=kb.specialties.get(result["specialty"], result["specialty"]),

@@ -87,3 +87,23 @@ def test_durations(sentence, bucket):
 def test_empty_text_reads_nothing():
     assert read("") == {}
     assert read("   ") == {}
+
+
+def test_a_fever_of_two_days_is_not_a_fever_of_five_days():
+    found = read("a sore throat and a fever for two days")
+    assert found.get("fever") is True
+    assert found.get("fever_5_days_or_more") is None
+    assert text.duration_bucket("a fever for two days") == "duration_1_to_7_days"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "finding", "present"),
+    [
+        ("I can't pass urine", "unable_to_pass_urine", True),
+        ("his tongue isn't swollen", "tongue_or_throat_swelling", None),
+        ("worried about him getting dehydrated", "reduced_fluid_intake", None),
+        ("I'm a 38-year-old man", "fever", None),
+    ],
+)
+def test_phrases_with_negation_words_and_false_friends(sentence, finding, present):
+    assert read(sentence).get(finding) is present, read(sentence)
