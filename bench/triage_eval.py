@@ -75,7 +75,7 @@ def own_server(workers: int):
     )
     env.pop("DATABASE_URL", None)
     py = str(ROOT / ".venv" / "bin" / "python")
-    log = open(tmp / "server.log", "ab")
+    log = open(tmp / "server.log", "ab")  # noqa: SIM115 - the server writes to it until the end
     for argv in (
         ["init_keys"],
         ["migrate", "--noinput", "-v0"],
@@ -198,9 +198,9 @@ def run(args, vignettes, specialties, start, answer) -> int:
     return 0
 
 
-KEYS = ("triage_exact", "triage_acceptable", "emergency_sensitivity", "under_triage", "over_triage",
-        "triage_safe", "self_care_sent_to_emergency", "triage3_exact", "specialty", "specialty_exact",
-        "dx_top1", "dx_top3", "dx_top1_strict", "dx_top3_strict")  # fmt: skip
+KEYS = ("triage_exact", "triage_acceptable", "emergency_sensitivity", "under_triage",
+        "over_triage", "triage_safe", "self_care_sent_to_emergency", "triage3_exact", "specialty",
+        "specialty_exact", "dx_top1", "dx_top3", "dx_top1_strict", "dx_top3_strict")  # fmt: skip
 TARGETS = {"triage_exact": ">= 0.85", "emergency_sensitivity": "1.00", "under_triage": "<= 0.05",
            "specialty": ">= 0.85", "dx_top3": ">= 0.70"}  # fmt: skip
 BEGIN, END = "<!-- triage-eval:begin -->", "<!-- triage-eval:end -->"
