@@ -307,6 +307,29 @@ def take_all(shooter: Shooter, credentials: dict[str, Any]) -> None:
     shooter.shoot(page, "reception-calendar.png", down_to="table")
     context.close()
 
+    # 6. Symptom checker on a phone: a question, then the result with the hand-off to booking;
+    #    and the administrator's usage page.
+    context, page = shooter.session(PHONE)
+    shooter.sign_in(page, patient)
+    page.goto("/symptoms/")
+    page.fill("textarea[name=text]", "Sore throat and a temperature since yesterday, no cough.")
+    page.click("button:has-text('Start')")
+    page.wait_for_selector("#question")
+    shooter.shoot(page, "symptoms-question-mobile.png")
+    for _ in range(30):
+        if page.locator("#question").count() == 0:
+            break
+        page.click("button:has-text('Not sure')")
+        page.wait_for_load_state()
+    shooter.shoot(page, "symptoms-result-mobile.png")
+    context.close()
+
+    context, page = shooter.session()
+    shooter.sign_in(page, credentials["admin"])
+    page.goto("/symptoms/usage/")
+    shooter.shoot(page, "symptoms-usage.png")
+    context.close()
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -221,6 +221,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API of CareHub. Errors are RFC 7807 problem JSON.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The symptom checker's sex (male/female, as its knowledge base needs) differs from the
+    # patient record's (which also has other/unknown): name both enums explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "TriageSexEnum": "carehub.triage.choices.Sex",
+        "PatientSexEnum": "carehub.patients.choices.Sex",
+    },
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": "/static/favicon.svg",
 }

@@ -22,6 +22,7 @@ from carehub.audit.models import ChangeRecord, Event
 from carehub.core.management.commands.seed_demo import TOTP_NOTE
 from carehub.directory.models import Practitioner, Site, Specialty
 from carehub.patients.models import CareRelationship, DuplicateCandidate, Patient
+from carehub.triage.models import TriageSession
 
 STAFF_KEYS = ("admin", "auditor", "receptionist", "nurse")
 
@@ -74,6 +75,10 @@ def test_seed_demo_builds_the_clinic_and_writes_working_credentials(var_dir):
     assert Patient.objects.filter(mrn__startswith="HMC-").exists()
     assert DuplicateCandidate.objects.filter(status="open").exists()  # duplicate detection ran
     assert CareRelationship.objects.filter(practitioner__in=doctors).count() >= 12
+    # symptom checks for the usage page, and one booked from, attached to its appointment
+    assert TriageSession.objects.filter(status="done", patient__isnull=True).count() == 24
+    booked = TriageSession.objects.get(appointment__isnull=False)
+    assert booked.patient == booked.appointment.patient
     for role in (Role.CLINIC_ADMIN, Role.AUDITOR, Role.RECEPTIONIST, Role.NURSE):
         assert User.objects.filter(role=role).count() == 1
 

@@ -14,6 +14,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from carehub.triage import selectors, services
+from carehub.triage.choices import Sex
 from carehub.triage.models import TriageSession
 
 
@@ -77,7 +78,7 @@ class SessionStartView(_Throttled):
             "TriageStart",
             {
                 "age": serializers.FloatField(min_value=0, max_value=120),
-                "sex": serializers.ChoiceField(choices=["male", "female"]),
+                "sex": serializers.ChoiceField(choices=Sex.choices),
                 "text": serializers.CharField(required=False, allow_blank=True),
                 "findings": serializers.ListField(child=serializers.DictField(), required=False),
             },

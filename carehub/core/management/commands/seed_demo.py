@@ -36,6 +36,9 @@ from carehub.directory import services as directory
 from carehub.patients import services as patients
 from carehub.scheduling import selectors as scheduling_selectors
 from carehub.scheduling import services as scheduling
+from carehub.scheduling.models import Appointment
+from carehub.triage import services as triage
+from carehub.triage.models import TriageSession
 
 MARKER_EVENT = "demo.seeded"
 ADMIN_EMAIL = "clinic.admin@example.org"
@@ -113,6 +116,19 @@ TOTP_NOTE = (
     "Patients sign in with their password only. Regenerate passwords with "
     "`manage.py seed_demo --force-credentials`."
 )
+
+
+# Made-up complaints for the demo symptom checks (age, sex, what the patient typed).
+DEMO_COMPLAINTS = [
+    (34, "female", "Sore throat and a temperature since yesterday, no cough."),
+    (58, "male", "Tight chest when I walk uphill, goes away when I rest."),
+    (27, "female", "Burning when I pee and needing to go all the time for two days."),
+    (41, "male", "Lower back pain after lifting boxes, no numbness."),
+    (6, "male", "My son has a cough and runny nose for three days, eating and drinking fine."),
+    (72, "female", "Dizzy when I turn over in bed, the room spins for a few seconds."),
+    (23, "male", "Itchy red eyes and sneezing every spring."),
+    (65, "male", "Crushing chest pain spreading to my left arm and sweating."),
+]
 
 
 def credentials_path() -> Path:
@@ -356,6 +372,7 @@ class Seeder:
         patients_by_site, patient_creds = self.patients(receptionist, sites)
         self.care_relationships(receptionist, nurse, doctors, patients_by_site)
         self.schedules(admin, receptionist, doctors, patients_by_site)
+        self.symptom_checks()
 
         emails = {
             "admin": admin.email,
@@ -552,6 +569,40 @@ class Seeder:
             end=start + datetime.timedelta(days=1),
             note="Training day",
         )
+
+    def symptom_checks(self) -> None:
+        """Anonymous symptom checks over the last two weeks (for the usage page) and one check a
+        demo patient booked from, attached to their appointment as its questionnaire."""
+        rng = self.rng
+        now = datetime.datetime.now(datetime.UTC)
+        for _ in range(24):
+            age, sex, complaint = rng.choice(DEMO_COMPLAINTS)
+            check = self._finished_check(None, age, sex, complaint)
+            started = now - datetime.timedelta(days=rng.randint(0, 13), minutes=rng.randint(5, 600))
+            TriageSession.objects.filter(pk=check.pk).update(
+                created_at=started, finished_at=started + datetime.timedelta(minutes=2)
+            )
+        appointment = (
+            Appointment.objects.filter(patient__user__isnull=False, start__gt=now)
+            .select_related("patient__user")
+            .order_by("start")
+            .first()
+        )
+        if appointment is None:
+            return
+        user = appointment.patient.user
+        with acting_as(user):
+            check = self._finished_check(user, 34, "female", DEMO_COMPLAINTS[0][2])
+            triage.session_attach(actor=user, public_id=check.public_id, appointment=appointment)
+
+    def _finished_check(self, actor, age, sex: str, complaint: str) -> TriageSession:
+        check = triage.session_start(actor=actor, age=age, sex=sex, text_input=complaint)
+        while check.status != "done":
+            reply = self.rng.choice(["no", "no", "unknown"])
+            check = triage.session_answer(
+                actor=actor, public_id=check.public_id, finding=check.question, answer=reply
+            )
+        return check
 
     def care_relationships(self, receptionist, nurse, doctors, patients_by_site) -> None:
         for index, doctor in enumerate(doctors):
