@@ -343,7 +343,16 @@ def _best_question(
                 k = col_of.get(fid)
                 if k is not None:
                     bonus[k] = max(bonus[k], LEVEL_WEIGHT[escalation.level] * post[c])
-    value = value + settings.red_flag_bonus * bonus
+    # The findings that tell the likely conditions apart ("discriminating" in the knowledge
+    # base) are worth asking even when the rest of the model is unsure about them.
+    telling = np.zeros(len(cols))
+    if settings.discriminating_bonus:
+        for c in np.flatnonzero(post > 0.05):
+            for fid in comp.kb.conditions[c].discriminating:
+                k = col_of.get(fid)
+                if k is not None:
+                    telling[k] = max(telling[k], post[c])
+    value = value + settings.red_flag_bonus * bonus + settings.discriminating_bonus * telling
     best = int(np.argmax(value))
     top = float(post.max())
     level_confidence = float(level_now.max())

@@ -167,6 +167,7 @@ class EngineSettings(_Strict):
     min_information_gain: float = Field(default=0.02, ge=0)
     triage_weight: float = Field(default=1.5, ge=0)
     red_flag_bonus: float = Field(default=0.5, ge=0)
+    discriminating_bonus: float = Field(default=0.0, ge=0)
     thresholds: dict[Level, Probability] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     child_age: float = Field(default=16, ge=0, le=120)
 

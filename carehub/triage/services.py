@@ -153,7 +153,7 @@ def session_start(
 def _locked(*, actor, public_id: uuid.UUID | str) -> TriageSession:
     try:
         session = (
-            TriageSession.objects.select_for_update()
+            TriageSession.objects.select_for_update(of=("self",))
             .select_related("patient")
             .get(public_id=uuid.UUID(str(public_id)))
         )
@@ -233,7 +233,9 @@ def session_attach(
     try:
         key = uuid.UUID(str(public_id))
         session = (
-            TriageSession.objects.select_for_update().select_related("patient").get(public_id=key)
+            TriageSession.objects.select_for_update(of=("self",))
+            .select_related("patient")
+            .get(public_id=key)
         )
     except (ValueError, TriageSession.DoesNotExist):
         return False
