@@ -203,11 +203,12 @@ KEYS = ("triage_exact", "triage_acceptable", "emergency_sensitivity", "under_tri
         "specialty_exact", "dx_top1", "dx_top3", "dx_top1_strict", "dx_top3_strict")  # fmt: skip
 TARGETS = {"triage_exact": ">= 0.85", "emergency_sensitivity": "1.00", "under_triage": "<= 0.05",
            "specialty": ">= 0.85", "dx_top3": ">= 0.70"}  # fmt: skip
-BEGIN, END = "<!-- triage-eval:begin -->", "<!-- triage-eval:end -->"
 
 
 def write_docs(args, tables: dict[str, dict]) -> None:
-    """Replace the symptom-checker section of docs/benchmarks.md with this run."""
+    """Replace this vignette file's part of the symptom-checker section of docs/benchmarks.md."""
+    stem = args.vignettes.stem
+    begin, end = f"<!-- triage-eval:{stem}:begin -->", f"<!-- triage-eval:{stem}:end -->"
     import datetime
     import subprocess
 
@@ -268,7 +269,7 @@ def write_docs(args, tables: dict[str, dict]) -> None:
     for m in modes:
         parts = [f"{lvl} {r['exact']} / {r['under']}" for lvl, r in tables[m]["levels"].items()]
         lines.append(f"* {m}: " + "; ".join(parts))
-    lines += ["", "Rates are shown as value [Wilson 95% interval] (hits/n).", "", END]
+    lines += ["", "Rates are shown as value [Wilson 95% interval] (hits/n).", "", end]
     doc = ROOT / "docs" / "benchmarks.md"
     text = doc.read_text()
     block = "\n".join(lines)
