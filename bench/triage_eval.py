@@ -232,7 +232,8 @@ def write_docs(args, tables: dict[str, dict]) -> None:
         )
     )
     lines = [
-        BEGIN,
+        begin,
+        f"### `{args.vignettes.name}`",
         "",
         f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit "
         f"`{commit}`{' (with uncommitted changes)' if dirty else ''}, {how}, on "
@@ -273,8 +274,10 @@ def write_docs(args, tables: dict[str, dict]) -> None:
     doc = ROOT / "docs" / "benchmarks.md"
     text = doc.read_text()
     block = "\n".join(lines)
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    if begin in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    elif "## Symptom checker" in text:
+        text = text.rstrip() + "\n\n" + block + "\n"
     else:
         text = text.rstrip() + "\n\n## Symptom checker\n\n" + block + "\n"
     doc.write_text(text)
