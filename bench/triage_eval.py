@@ -237,7 +237,8 @@ def write_docs(args, tables: dict[str, dict]) -> None:
         "",
         f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit "
         f"`{commit}`{' (with uncommitted changes)' if dirty else ''}, {how}, on "
-        f"`{args.vignettes.resolve().relative_to(ROOT)}` ({tables[modes[0]]['metrics']['n']} vignettes).",
+        f"`{args.vignettes.resolve().relative_to(ROOT)}` "
+        f"({tables[modes[0]]['metrics']['n']} vignettes).",
         "",
         "Command: `.venv/bin/python bench/triage_eval.py"
         + (" --in-process" if args.in_process else "")
