@@ -430,7 +430,10 @@ def _result(
     if forced is not None and forced.level == triage:
         advice = forced.advice
     elif conditions:
-        advice = kb.conditions[order[0]].advice
+        # The advice must match the level given: when the risk of a less likely but more
+        # serious cause set the level, advise as for that cause.
+        matching = [c for c in ranked if LEVELS[int(state.levels[c])] == triage]
+        advice = kb.conditions[matching[0] if matching else order[0]].advice
     else:
         advice = "Please speak to a doctor or nurse about your symptoms."
     return Result(

@@ -93,6 +93,12 @@ def test_every_interview_terminates_without_repeating_a_question(age, sex, initi
     result = step.result
     assert result.triage in LEVEL_RANK
     assert result.specialty in KB.specialties
+    if not result.red_flags:
+        # the advice fits the level given: it is that of a listed cause at that level if any
+        at_level = [c for c in result.conditions if c.level == result.triage]
+        advice_of = {c.id: c.advice for c in KB.conditions}
+        if at_level:
+            assert result.advice == advice_of[at_level[0].id]
     if not any(r.level == "emergency" for r in KB.red_flags if r.label in result.reasons):
         # most likely first (after an emergency red flag, the serious causes come first)
         scores = [c.score for c in result.conditions]
