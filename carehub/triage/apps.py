@@ -8,7 +8,7 @@ class TriageConfig(AppConfig):
 
     def ready(self) -> None:
         from carehub.audit import capture
-        from carehub.triage import checks, models  # noqa: F401
+        from carehub.triage import checks, models, tasks  # noqa: F401
 
         capture.register(
             models.TriageSession,

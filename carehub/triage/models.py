@@ -66,8 +66,13 @@ class TriageSession(PublicModel):
         return f"Symptom check {self.public_id}"
 
     @property
+    def forgotten(self) -> bool:
+        """An anonymous check whose content was erased after the retention period."""
+        return not self.content
+
+    @property
     def data(self) -> dict[str, Any]:
-        return json.loads(self.content) if self.content else {}
+        return json.loads(self.content) if self.content and not self.forgotten else {}
 
     @property
     def result_data(self) -> dict[str, Any] | None:

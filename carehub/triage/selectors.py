@@ -47,7 +47,7 @@ def session_get(*, actor, public_id: uuid.UUID | str) -> TriageSession:
         )
     except (ValueError, TriageSession.DoesNotExist) as exc:
         raise NotFound("No such symptom check.") from exc
-    if not services.may_continue(actor=actor, session=session):
+    if not services.may_continue(actor=actor, session=session) or session.forgotten:
         raise NotFound("No such symptom check.")
     if session.patient is not None:
         patients.log_access(actor=actor, patients=[session.patient], category=AccessCategory.TRIAGE)

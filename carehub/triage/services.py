@@ -250,3 +250,20 @@ def session_attach(
     session.appointment = appointment
     session.save(update_fields=["patient", "appointment", "updated_at"])
     return True
+
+
+def anonymous_checks_forget(*, now=None) -> int:
+    """Erase the words, answers and result of anonymous checks older than
+    settings.TRIAGE_ANONYMOUS_RETENTION_DAYS that no booking claimed: nobody can come back for
+    them, and health data is not kept without a reason. The plain columns (age, sex, level,
+    specialty, times) stay for the usage figures. Returns how many were erased."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.TRIAGE_ANONYMOUS_RETENTION_DAYS)
+    stale = TriageSession.objects.filter(
+        patient__isnull=True, appointment__isnull=True, created_at__lt=cutoff
+    ).exclude(content="")
+    return stale.update(content="", result="", question="")

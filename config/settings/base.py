@@ -183,6 +183,9 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 BREAK_GLASS_MINUTES = env_int("CAREHUB_BREAK_GLASS_MINUTES", 60)
 # Scheduling: how long a freed slot is held for the next patient on the waitlist.
 WAITLIST_OFFER_MINUTES = env_int("CAREHUB_WAITLIST_OFFER_MINUTES", 15)
+# Anonymous symptom checks that led to no booking lose their words and answers after this many
+# days (the usage counts stay).
+TRIAGE_ANONYMOUS_RETENTION_DAYS = env_int("CAREHUB_TRIAGE_RETENTION_DAYS", 30)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

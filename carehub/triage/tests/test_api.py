@@ -238,3 +238,30 @@ def test_linked_checks_are_audited_and_anonymous_ones_are_not(api):
         "content" not in (r.after or {}) or str(r.after["content"]).startswith("encrypted:")
         for r in rows
     )
+
+
+def test_old_anonymous_checks_are_forgotten_but_still_counted(api, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from carehub.triage import services
+
+    settings.TRIAGE_ANONYMOUS_RETENTION_DAYS = 30
+    old = start(api, text="my private words about a cough").json()
+    recent = start(api, text="a sore throat").json()
+    patient = make_patient_user()
+    api.force_authenticate(patient.user)
+    linked = start(api, text="a rash").json()
+    TriageSession.objects.filter(public_id__in=[old["id"], linked["id"]]).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    assert services.anonymous_checks_forget() == 1
+    assert services.anonymous_checks_forget() == 0  # nothing left to erase
+    forgotten = TriageSession.objects.get(public_id=old["id"])
+    assert forgotten.forgotten and forgotten.result == "" and forgotten.data == {}
+    assert forgotten.age == 30  # the usage figures keep their plain columns
+    assert not TriageSession.objects.get(public_id=recent["id"]).forgotten
+    assert not TriageSession.objects.get(public_id=linked["id"]).forgotten  # the patient's own
+    api.force_authenticate(None)
+    assert api.get(f"/api/v1/triage/sessions/{old['id']}/").status_code == 404
