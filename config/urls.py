@@ -14,6 +14,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("carehub.patients.api.urls")),
     path("", include("carehub.scheduling.api.urls")),
     path("", include("carehub.triage.api.urls")),
+    path("", include("carehub.records.api.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

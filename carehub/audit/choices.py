@@ -27,6 +27,12 @@ class AccessCategory(models.TextChoices):
     CARE_TEAM = "care_team", "Care team"
     APPOINTMENTS = "appointments", "Appointments"
     TRIAGE = "triage", "Symptom checks"
+    PROBLEMS = "problems", "Problem list"
+    ALLERGIES = "allergies", "Allergies"
+    MEDICATIONS = "medications", "Medications"
+    OBSERVATIONS = "observations", "Vital signs and results"
+    ENCOUNTERS = "encounters", "Encounters"
+    HISTORY = "history", "Record history"
     AUDIT = "audit", "Access history"
 
 

@@ -49,7 +49,7 @@ def clinical_access_q(actor, prefix: str = "") -> Q:
 def _patient_filter(actor, action):
     """Q over Patient for `actor`/`action`, or None when nothing is allowed."""
     if actor.role == Role.PATIENT:
-        return Q(user=actor) if action in {"view", "change"} else None
+        return Q(user=actor) if action in {"view", "change", "view_clinical"} else None
     if actor.role in CLINICIAN_ROLES:
         if action == "break_glass":
             # Emergency access may concern any patient: the look-up (exact MRN only) and the

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "carehub.scheduling",
     "carehub.notifications",
     "carehub.triage",
+    "carehub.records",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
