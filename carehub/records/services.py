@@ -318,21 +318,13 @@ def entry_amend(
 ) -> ClinicalEntry:
     """Correct an entry: the version before the change is kept (with who, when and why) and
     the entry's version goes up by one."""
-    if actor.role not in WRITE_ROLES:
-        raise Forbidden("Only doctors and nurses amend clinical records.")
-    model = type(entry)
-    try:
-        locked = (
-            model.objects.restrict(actor, "change").select_for_update(of=("self",)).get(pk=entry.pk)
-        )
-    except model.DoesNotExist as exc:
-        raise NotFound("No such entry.") from exc
+    locked = _locked_entry(actor, entry)
     reason = reason.strip()
     if not reason:
         raise ValidationFailed(
             "Say why the entry is changed.", field_errors={"reason": ["Required."]}
         )
-    unknown = sorted(set(changes) - set(model.AMENDABLE))
+    unknown = sorted(set(changes) - set(type(entry).AMENDABLE))
     if unknown:
         raise ValidationFailed(f"These cannot be amended: {', '.join(unknown)}.")
     if locked.status == EntryStatus.ENTERED_IN_ERROR:
@@ -351,15 +343,7 @@ def entry_amend(
 @transaction.atomic
 def entry_mark_entered_in_error(*, actor, entry: ClinicalEntry, reason: str) -> ClinicalEntry:
     """An entry that should never have been made stays readable, marked entered-in-error."""
-    if actor.role not in WRITE_ROLES:
-        raise Forbidden("Only doctors and nurses amend clinical records.")
-    model = type(entry)
-    try:
-        locked = (
-            model.objects.restrict(actor, "change").select_for_update(of=("self",)).get(pk=entry.pk)
-        )
-    except model.DoesNotExist as exc:
-        raise NotFound("No such entry.") from exc
+    locked = _locked_entry(actor, entry)
     if not reason.strip():
         raise ValidationFailed(
             "Say why the entry is wrong.", field_errors={"reason": ["Required."]}
@@ -371,6 +355,19 @@ def entry_mark_entered_in_error(*, actor, entry: ClinicalEntry, reason: str) -> 
     locked.version += 1
     locked.save()
     return locked
+
+
+def _locked_entry(actor, entry: ClinicalEntry) -> ClinicalEntry:
+    """The entry's row, locked, if `actor` may change it (else Forbidden or NotFound)."""
+    if actor.role not in WRITE_ROLES:
+        raise Forbidden("Only doctors and nurses amend clinical records.")
+    model = type(entry)
+    try:
+        return (
+            model.objects.restrict(actor, "change").select_for_update(of=("self",)).get(pk=entry.pk)
+        )
+    except model.DoesNotExist as exc:
+        raise NotFound("No such entry.") from exc
 
 
 def _keep(actor, entry: ClinicalEntry, reason: str) -> None:
