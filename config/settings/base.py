@@ -203,8 +203,8 @@ REST_FRAMEWORK = {
         "token": "30/min",
         # The symptom checker is open to anonymous visitors: generous enough for a clinic's
         # shared waiting-room tablet or an evaluation run, low enough to stop scripted abuse.
-        "triage_start": os.environ.get("CAREHUB_TRIAGE_START_RATE", "300/min"),
-        "triage_answer": os.environ.get("CAREHUB_TRIAGE_ANSWER_RATE", "3000/min"),
+        "triage_start": os.environ.get("CAREHUB_TRIAGE_START_RATE", "600/min"),
+        "triage_answer": os.environ.get("CAREHUB_TRIAGE_ANSWER_RATE", "6000/min"),
         "triage_read": os.environ.get("CAREHUB_TRIAGE_READ_RATE", "600/min"),
     },
     # Throttle by REMOTE_ADDR, like the audit trail: an X-Forwarded-For header is client-controlled
