@@ -177,7 +177,8 @@ _DURATION = re.compile(
     r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
     r"couple|few|several|some|many)\s+(?:of\s+)?(?:more\s+)?"
     r"(hours?|hrs?|days?|nights?|weeks?|wks?|months?|years?|yrs?)\b"
-    r"(?!\s*-?\s*old)(?!\s+of\s+age)"  # "48 years old" is an age, not a duration
+    # "48 years old" is an age and "8 weeks pregnant" a gestation, not how long it has lasted
+    r"(?!\s*-?\s*old)(?!\s+of\s+age)(?!\s+(?:pregnant|gone|along))"
 )
 _TODAY = re.compile(
     r"\b(today|this morning|this afternoon|this evening|tonight|last night|an hour ago|"
@@ -314,13 +315,16 @@ def _match_clause(clause: str, lexicon: Lexicon) -> Iterable[Match]:
             tokens.append(lexicon.correct(token))
     content = [(i, t) for i, t in enumerate(tokens) if not t.startswith("<") and t != ","]
     stems_at = [t for _, t in content]
-    results: list[tuple[int, Match]] = []
-    used: set[int] = set()
+    found: list[tuple[int, _Phrase, bool]] = []  # first position, phrase, negated inside
+    claimed: dict[int, int] = {}  # position -> length of the longest phrase that read it
+    negations_in_phrases: set[int] = set()
     candidates: dict[int, _Phrase] = {}
     for stem in set(stems_at):
         for phrase in lexicon.by_first.get(stem, ()):
             candidates[id(phrase)] = phrase
-    # Longer phrases first, so "feel sick" is not also read as "sick" (vomiting).
+    # Longer phrases first, so "feel sick" is not also read as "sick" (vomiting); a phrase of
+    # the same length may read the same words as another finding ("twisted my ankle" is both
+    # an injury and ankle pain).
     for phrase in sorted(candidates.values(), key=lambda p: -len(p.stems)):
         n = len(phrase.stems)
         for start in range(len(stems_at) - n + 1):
@@ -340,17 +344,25 @@ def _match_clause(clause: str, lexicon: Lexicon) -> Iterable[Match]:
                 continue
             span = range(start, start + (n if exact else _span(phrase.stems, window)))
             positions = [content[k][0] for k in span]
-            if all(p in used for p in positions):
+            if all(claimed.get(p, 0) > n for p in positions):
                 continue
-            used.update(positions)
+            for p in positions:
+                claimed[p] = max(claimed.get(p, 0), n)
+            negations_in_phrases.update(
+                content[k][0] for k in span if stems_at[k] in phrase.stems and stems_at[k][0] == "~"
+            )
             inner_negation = any(
                 stems_at[k].startswith("~") and stems_at[k] not in phrase.stems for k in span
             )
-            if _hypothetical(tokens, positions[0]):
-                break
-            negated = inner_negation or _negated(tokens, positions[0])
-            results.append((positions[0], Match(phrase.finding, not negated, phrase.text)))
+            found.append((positions[0], phrase, inner_negation))
             break
+    results: list[tuple[int, Match]] = []
+    for position, phrase, inner_negation in found:
+        if _hypothetical(tokens, position):
+            continue
+        # A "can't" that belongs to a phrase ("can't breathe") denies nothing after it.
+        negated = inner_negation or _negated(tokens, position, negations_in_phrases)
+        results.append((position, Match(phrase.finding, not negated, phrase.text)))
     results.sort(key=lambda item: item[0])
     return [m for _, m in results]
 
@@ -383,12 +395,14 @@ def _in_order(needle: tuple[str, ...], window: list[str]) -> bool:
     return all(any(word == stem for word in it) for stem in needle)
 
 
-def _negated(tokens: list[str], position: int) -> bool:
+def _negated(
+    tokens: list[str], position: int, ignore: set[int] | frozenset[int] = frozenset()
+) -> bool:
     """NegEx-style: a negation up to six words before, not cut off by a new statement."""
     seen = 0
     for i in range(position - 1, -1, -1):
         token = tokens[i]
-        if token.startswith("~"):
+        if token.startswith("~") and i not in ignore:
             return True
         if token == ",":
             following = tokens[i + 1] if i + 1 < len(tokens) else ""

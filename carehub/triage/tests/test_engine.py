@@ -126,3 +126,34 @@ def test_vignette_file_is_the_published_development_set():
     rows = [json.loads(line) for line in VIGNETTES.read_text().splitlines() if line.strip()]
     assert len(rows) == 45
     assert {r["gold_triage"] for r in rows} == {"emergency", "urgent", "routine", "self_care"}
+
+
+def triage_of(age: float, sex: str, words: str) -> str:
+    from carehub.triage import text
+
+    initial = {m.finding: m.present for m in text.extract(words, KB)}
+    answers: dict[str, str] = {}
+    step = engine.step(kb=KB, age=age, sex=sex, initial=initial, answers=answers)
+    while not step.done:
+        answers[step.question.finding] = engine.UNKNOWN
+        step = engine.step(kb=KB, age=age, sex=sex, initial=initial, answers=answers)
+    return step.result.triage
+
+
+EVERYDAY = [
+    (70, "male", "My face has drooped on one side and I can't lift my arm", "emergency"),
+    (45, "female", "Worst headache of my life, came on suddenly an hour ago", "emergency"),
+    (30, "male", "I can't breathe properly and my lips are going blue", "emergency"),
+    (0.5, "female", "My baby is floppy and won't feed, she has a high temperature", "emergency"),
+    (20, "male", "I have a fever and a rash that doesn't fade when pressed", "emergency"),
+    (25, "female", "I want to kill myself and I have a plan", "emergency"),
+    (16, "male", "He swallowed a whole bottle of paracetamol an hour ago", "emergency"),
+    (35, "female", "8 weeks pregnant, bad pain low on one side, vaginal bleeding", "emergency"),
+    (30, "female", "I've got a cold, runny nose and sneezing for two days, no fever", "self_care"),
+    (40, "male", "Twisted my ankle at football, it's swollen but I can walk on it", "self_care"),
+]
+
+
+@pytest.mark.parametrize(("age", "sex", "words", "level"), EVERYDAY)
+def test_everyday_words_reach_the_right_level(age, sex, words, level):
+    assert triage_of(age, sex, words) == level
