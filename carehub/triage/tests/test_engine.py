@@ -133,10 +133,12 @@ def triage_of(age: float, sex: str, words: str) -> str:
 
     initial = {m.finding: m.present for m in text.extract(words, KB)}
     answers: dict[str, str] = {}
-    step = engine.step(kb=KB, age=age, sex=sex, initial=initial, answers=answers)
-    while not step.done:
-        answers[step.question.finding] = engine.UNKNOWN
+    for _ in range(30):
         step = engine.step(kb=KB, age=age, sex=sex, initial=initial, answers=answers)
+        if step.question is None:
+            break
+        answers[step.question.finding] = engine.UNKNOWN
+    assert step.result is not None
     return step.result.triage
 
 
