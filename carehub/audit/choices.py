@@ -33,6 +33,7 @@ class AccessCategory(models.TextChoices):
     OBSERVATIONS = "observations", "Vital signs and results"
     ENCOUNTERS = "encounters", "Encounters"
     HISTORY = "history", "Record history"
+    DOCUMENTS = "documents", "Documents"
     AUDIT = "audit", "Access history"
 
 

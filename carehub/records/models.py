@@ -166,6 +166,24 @@ class MedicationRequest(ClinicalEntry):
         ]
 
 
+class Document(ClinicalEntry):
+    """An uploaded PDF or image, stored encrypted in the database with the SHA-256 of its
+    plaintext, checked on every download."""
+
+    title = models.CharField(max_length=200)
+    filename = EncryptedTextField()  # a file name can say what the patient has
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    blob = models.BinaryField()  # ch1:<kid>:<nonce+ciphertext> (core.crypto.encrypt_bytes)
+
+    AMENDABLE = ("title",)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "-created_at"], name="document_patient_time")]
+        constraints = [models.CheckConstraint(condition=Q(size__gt=0), name="document_not_empty")]
+
+
 class Amendment(PublicModel):
     """The version of an entry before a change, kept for ever with who changed it and why."""
 
@@ -193,4 +211,5 @@ CLINICAL_MODELS: tuple[type[ClinicalEntry], ...] = (
     Condition,
     AllergyIntolerance,
     MedicationRequest,
+    Document,
 )

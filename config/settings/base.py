@@ -186,6 +186,8 @@ BREAK_GLASS_MINUTES = env_int("CAREHUB_BREAK_GLASS_MINUTES", 60)
 WAITLIST_OFFER_MINUTES = env_int("CAREHUB_WAITLIST_OFFER_MINUTES", 15)
 # Anonymous symptom checks that led to no booking lose their words and answers after this many
 # days (the usage counts stay).
+# Largest document a patient or clinician may upload (PDF, JPEG or PNG).
+RECORDS_MAX_UPLOAD_BYTES = env_int("CAREHUB_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 TRIAGE_ANONYMOUS_RETENTION_DAYS = env_int("CAREHUB_TRIAGE_RETENTION_DAYS", 30)
 
 # --- API ------------------------------------------------------------------------------------
