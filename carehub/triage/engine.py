@@ -159,12 +159,17 @@ def derive(answers: Mapping[str, str], kb: KnowledgeBase) -> dict[str, bool]:
     return known
 
 
+def _fits(rule: Criteria, age: float, sex: str) -> bool:
+    """The patient is within the rule's age and sex limits."""
+    return (
+        (rule.age_min is None or age >= rule.age_min)
+        and (rule.age_max is None or age <= rule.age_max)
+        and (rule.sex is None or rule.sex == sex)
+    )
+
+
 def _applies(rule: Criteria, known: Mapping[str, bool], age: float, sex: str) -> bool:
-    if rule.age_min is not None and age < rule.age_min:
-        return False
-    if rule.age_max is not None and age > rule.age_max:
-        return False
-    if rule.sex is not None and rule.sex != sex:
+    if not _fits(rule, age, sex):
         return False
     if any(known.get(f) is not True for f in rule.all_of):
         return False
@@ -175,13 +180,7 @@ def _applies(rule: Criteria, known: Mapping[str, bool], age: float, sex: str) ->
 
 def _missing(rule: Criteria, known: Mapping[str, bool], age: float, sex: str) -> list[str] | None:
     """The findings that would each complete `rule` if it lacks exactly one piece, else None."""
-    if rule.age_min is not None and age < rule.age_min:
-        return None
-    if rule.age_max is not None and age > rule.age_max:
-        return None
-    if rule.sex is not None and rule.sex != sex:
-        return None
-    if any(known.get(f) is True for f in rule.none_of):
+    if not _fits(rule, age, sex) or any(known.get(f) is True for f in rule.none_of):
         return None
     if any(known.get(f) is False for f in rule.all_of):
         return None

@@ -5,6 +5,7 @@ an appointment (an audited read of patient data), and the usage figures for admi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -39,8 +40,12 @@ def findings_catalogue(kb: KnowledgeBase | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def session_get(*, actor, public_id: uuid.UUID | str) -> TriageSession:
-    """A session `actor` may see (see services.may_continue), or NotFound."""
+def session_get(
+    *, actor, public_id: uuid.UUID | str, claimed: Iterable[str] | None = None
+) -> TriageSession:
+    """A session `actor` may see (see services.may_continue), or NotFound. With `claimed` (the
+    ids a browser session started: the web pages), an anonymous session is only found by the
+    browser that started it; the API (no `claimed`) follows the contract: its id is enough."""
     try:
         session = TriageSession.objects.select_related("patient").get(
             public_id=uuid.UUID(str(public_id))
@@ -48,6 +53,12 @@ def session_get(*, actor, public_id: uuid.UUID | str) -> TriageSession:
     except (ValueError, TriageSession.DoesNotExist) as exc:
         raise NotFound("No such symptom check.") from exc
     if not services.may_continue(actor=actor, session=session) or session.forgotten:
+        raise NotFound("No such symptom check.")
+    if (
+        claimed is not None
+        and session.patient_id is None
+        and str(session.public_id) not in {str(c) for c in claimed}
+    ):
         raise NotFound("No such symptom check.")
     if session.patient is not None:
         patients.log_access(actor=actor, patients=[session.patient], category=AccessCategory.TRIAGE)
@@ -195,3 +206,42 @@ def usage(*, actor, days: int = 30) -> Usage:
         booked=totals["booked"],
         by_specialty=specialties,
     )
+
+
+@dataclass(frozen=True)
+class BookingTarget:
+    """Where "Book an appointment" sends the patient after a check."""
+
+    code: str  # a bookable specialty code, or "" when nobody books online
+    label: str
+    wanted: str  # the specialty the checker suggested
+    fallback: bool  # the suggested specialty takes no online bookings: general practice instead
+
+
+def booking_target(*, specialty: str) -> BookingTarget:
+    """The suggested specialty if someone books it online, else general practice (who can refer)."""
+    from carehub.scheduling import selectors as scheduling
+
+    kb = knowledge_base()
+    bookable = {s.code: s for s in scheduling.bookable_specialties()}
+    wanted = kb.specialties.get(specialty, specialty)
+    if specialty in bookable:
+        return BookingTarget(specialty, bookable[specialty].label, wanted, False)
+    if "general_practice" in bookable:
+        return BookingTarget("general_practice", bookable["general_practice"].label, wanted, True)
+    return BookingTarget("", "", wanted, True)
+
+
+def emergency_phone(*, actor) -> str:
+    """The number an emergency result tells the patient to call: their own site's, else the
+    first site's; never blank."""
+    from carehub.directory import selectors as directory
+
+    site = None
+    if getattr(actor, "is_authenticated", False) and actor.role == Role.PATIENT:
+        patient = patients.patient_of_user(user=actor)
+        site = getattr(patient, "site", None)
+    if site is None:
+        site = directory.site_choices().first()
+    phone = site.emergency_phone.strip() if site is not None else ""
+    return phone or "your local emergency number"

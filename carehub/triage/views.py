@@ -18,9 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from carehub.accounts.choices import Role
 from carehub.core.decorators import role_required
 from carehub.core.exceptions import Conflict, NotFound, ValidationFailed
-from carehub.directory import selectors as directory
 from carehub.patients import selectors as patients
-from carehub.scheduling import selectors as scheduling
 from carehub.triage import engine, selectors, services
 from carehub.triage.forms import StartForm
 from carehub.triage.kb import knowledge_base
@@ -49,14 +47,13 @@ def _remember(request: HttpRequest, session: TriageSession) -> None:
 def _visible(request: HttpRequest, public_id) -> TriageSession:
     """The check, if this browser started it or it is the signed-in patient's own."""
     try:
-        session = selectors.session_get(actor=request.user, public_id=public_id)
+        return selectors.session_get(
+            actor=request.user,
+            public_id=public_id,
+            claimed=request.session.get(services.SESSION_KEY, []),
+        )
     except NotFound as exc:
         raise Http404("No such symptom check.") from exc
-    if session.patient_id is None and str(public_id) not in request.session.get(
-        services.SESSION_KEY, []
-    ):
-        raise Http404("No such symptom check.")
-    return session
 
 
 def _age_in_years(birth_date, today) -> Any:
@@ -109,38 +106,21 @@ def start(request: HttpRequest) -> HttpResponse:
 
 
 def _booking_links(result: dict[str, Any], session: TriageSession) -> dict[str, Any]:
-    kb = knowledge_base()
-    bookable = {s.code: s for s in scheduling.bookable_specialties()}
-    code = result["specialty"]
-    fallback = False
-    if code not in bookable:
-        fallback = True
-        code = "general_practice" if "general_practice" in bookable else ""
-    if not code:
-        return {"links": [], "wanted": kb.specialties.get(result["specialty"], "")}
-    label = bookable[code].label
-    article = "an" if label[:1].lower() in "aeiou" else "a"
-    base = reverse("scheduling:book_slots", kwargs={"specialty_code": code})
+    target = selectors.booking_target(specialty=result["specialty"])
+    if not target.code:
+        return {"links": [], "wanted": target.wanted}
+    base = reverse("scheduling:book_slots", kwargs={"specialty_code": target.code})
     triage = f"triage={session.public_id}"
     return {
-        "label": label,
-        "article": article,
-        "wanted": kb.specialties.get(result["specialty"], result["specialty"]),
-        "fallback": fallback,
+        "label": target.label,
+        "article": "an" if target.label[:1].lower() in "aeiou" else "a",
+        "wanted": target.wanted,
+        "fallback": target.fallback,
         "links": [
             ("In person", f"{base}?mode=in_person&{triage}"),
             ("By video", f"{base}?mode=video&{triage}"),
         ],
     }
-
-
-def _emergency_phone(request: HttpRequest) -> str:
-    patient = _own_patient(request)
-    site = getattr(patient, "site", None) if patient is not None else None
-    if site is None:
-        site = directory.site_choices().first()
-    phone = site.emergency_phone.strip() if site is not None else ""
-    return phone or "your local emergency number"
 
 
 @never_cache
@@ -151,7 +131,7 @@ def session(request: HttpRequest, public_id) -> HttpResponse:
     context: dict[str, Any] = {"check": check, "kb": kb.meta}
     if check.status == "done":
         result = check.result_data or {}
-        phone = _emergency_phone(request)
+        phone = selectors.emergency_phone(actor=request.user)
         context.update(
             result=result,
             headline=LEVEL_HEADLINES[result["triage"]],

@@ -265,3 +265,17 @@ def test_old_anonymous_checks_are_forgotten_but_still_counted(api, settings):
     assert not TriageSession.objects.get(public_id=linked["id"]).forgotten  # the patient's own
     api.force_authenticate(None)
     assert api.get(f"/api/v1/triage/sessions/{old['id']}/").status_code == 404
+
+
+def test_the_web_pages_find_an_anonymous_check_only_in_the_browser_that_started_it(api):
+    from django.contrib.auth.models import AnonymousUser
+
+    from carehub.core.exceptions import NotFound
+    from carehub.triage import selectors
+
+    sid = start(api, text="cough").json()["id"]
+    who = AnonymousUser()
+    assert selectors.session_get(actor=who, public_id=sid).public_id  # the API: the id is enough
+    assert selectors.session_get(actor=who, public_id=sid, claimed=[sid])
+    with pytest.raises(NotFound):
+        selectors.session_get(actor=who, public_id=sid, claimed=[])
