@@ -275,14 +275,22 @@ def prescription_issue(
     warnings) until the prescriber acknowledges them."""
     patient = _writable_patient(actor, patient_public_id)
     errors: dict[str, list[str]] = {}
-    if not drug.strip():
+    if not isinstance(drug, str) or not drug.strip():
         errors["drug"] = ["Required."]
-    if not times or any(not codes.TIME.fullmatch(str(t)) for t in times):
+    if (
+        not isinstance(times, list | tuple)
+        or not times
+        or any(not codes.TIME.fullmatch(str(t)) for t in times)
+    ):
         errors["times"] = ['Give times of day as "HH:MM".']
-    if int(duration_days) < 1:
-        errors["duration_days"] = ["At least one day."]
+    days, repeats = _whole(duration_days), _whole(refills)
+    if days is None or days < 1:
+        errors["duration_days"] = ["A whole number of days, at least one."]
+    if repeats is None or not 0 <= repeats <= 12:
+        errors["refills"] = ["A whole number from 0 to 12."]
     if errors:
         raise ValidationFailed("The prescription has invalid fields.", field_errors=errors)
+    assert days is not None and repeats is not None
     warnings = prescription_warnings(patient=patient, drug=drug)
     if warnings and not acknowledge_warnings:
         raise Conflict(
@@ -298,11 +306,22 @@ def prescription_issue(
         dose=dose.strip(),
         route=route,
         times=sorted(set(times)),
-        duration_days=int(duration_days),
-        refills=int(refills),
+        duration_days=days,
+        refills=repeats,
         instructions=instructions.strip(),
         start_date=start_date or timezone.localdate(),
     )
+
+
+def _whole(value: Any) -> int | None:
+    """A whole number from an int or its digits, else None (never a ValueError)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def _snapshot(entry: ClinicalEntry) -> str:

@@ -12,7 +12,7 @@ from carehub.audit.models import AccessRecord, Event
 from carehub.core import crypto
 from carehub.core.exceptions import Forbidden, NotFound, ValidationFailed
 from carehub.directory.tests.factories import make_practitioner
-from carehub.patients.tests.factories import PatientFactory, make_patient_user, relate
+from carehub.patients.tests.factories import PatientFactory
 from carehub.records import documents
 from carehub.records.models import Document
 
@@ -20,18 +20,6 @@ pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\nLab result: potassium 6.1 mmol/L\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture
-def doctor():
-    return make_practitioner()
-
-
-@pytest.fixture
-def patient(doctor):
-    patient = make_patient_user()
-    relate(doctor, patient)
-    return patient
 
 
 def upload(actor, patient, data=PDF, filename="lab.pdf"):
@@ -107,8 +95,22 @@ def test_who_may_add_and_open_documents(doctor, patient):
         documents.document_download(actor=receptionist, public_id=document.public_id)
 
 
-def test_key_rotation_reencrypts_documents(doctor, patient):
-    document = upload(doctor.user, patient)
-    old = crypto.key_id_of(bytes(Document.objects.get(pk=document.pk).blob))
-    assert documents.HOLDER.key_usage()[old] == 1
-    assert documents.HOLDER.reencrypt(100) == 0  # already under the active key
+def test_key_rotation_reencrypts_documents(doctor, patient, settings, tmp_path, monkeypatch):
+    # This test's own key file, so the session's keys are never rotated.
+    monkeypatch.delenv(crypto.ENV_VAR, raising=False)
+    settings.CAREHUB_KEY_FILE = tmp_path / "keys.json"
+    crypto.write_keyring(crypto.generate_keyring())
+    crypto.keyring.cache_clear()
+    try:
+        document = upload(doctor.user, patient)
+        old = crypto.key_id_of(bytes(Document.objects.get(pk=document.pk).blob))
+        assert documents.HOLDER.reencrypt(100) == 0  # already under the active key
+        crypto.write_keyring(crypto.keyring().with_new_active_key())
+        crypto.keyring.cache_clear()
+        assert documents.HOLDER.reencrypt(100) == 1
+        usage = documents.HOLDER.key_usage()
+        assert usage[old] == 0 and usage[crypto.keyring().active] == 1
+        _, data = documents.document_download(actor=doctor.user, public_id=document.public_id)
+        assert data == PDF  # still opens, and still matches its SHA-256
+    finally:
+        crypto.keyring.cache_clear()

@@ -15,24 +15,12 @@ from carehub.audit.models import AccessRecord
 from carehub.core.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 from carehub.directory.tests.factories import make_practitioner
 from carehub.patients import services as patient_services
-from carehub.patients.tests.factories import PatientFactory, make_patient_user, relate
+from carehub.patients.tests.factories import PatientFactory
 from carehub.records import selectors, services
 from carehub.records.choices import EntryStatus, Interpretation
-from carehub.records.models import Amendment, ClinicalNote
+from carehub.records.models import Amendment, ClinicalNote, MedicationRequest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def doctor():
-    return make_practitioner()
-
-
-@pytest.fixture
-def patient(doctor):
-    patient = make_patient_user()
-    relate(doctor, patient)
-    return patient
 
 
 def test_a_doctor_in_the_patients_care_writes_and_reads_the_chart(doctor, patient):
@@ -174,6 +162,28 @@ def test_prescribing_warns_about_allergies_and_duplicate_therapy(doctor, patient
         dose="1 tablet", times=["08:00"], duration_days=7, acknowledge_warnings=True,
     )  # fmt: skip
     assert rx.pk
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"duration_days": "seven"}, "duration_days"),
+        ({"duration_days": 0}, "duration_days"),
+        ({"refills": -1}, "refills"),
+        ({"times": "08:00"}, "times"),
+        ({"times": ["8am"]}, "times"),
+        ({"drug": "  "}, "drug"),
+    ],
+)
+def test_bad_prescriptions_are_refused_with_the_field(doctor, patient, changes, field):
+    fields = {"drug": "Amlodipine", "strength": "5 mg", "dose": "1 tablet", "times": ["08:00"],
+              "duration_days": 28, **changes}  # fmt: skip
+    with pytest.raises(ValidationFailed) as err:
+        services.prescription_issue(
+            actor=doctor.user, patient_public_id=patient.public_id, **fields
+        )
+    assert field in err.value.field_errors
+    assert not MedicationRequest.objects.exists()
 
 
 @pytest.mark.parametrize(
