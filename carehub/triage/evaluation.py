@@ -1,7 +1,7 @@
 """Vignette evaluation: the simulated-patient protocol and the metrics of the triage README.
 
-Used by `bench/triage_eval.py` (over HTTP, the official numbers), by `manage.py triage_evaluate`
-(in process, for knowledge-base authors before they ask for review) and by the regression tests.
+Used by `bench/triage_eval.py` (over HTTP for the official numbers; `--in-process` for
+knowledge-base authors before they ask for review) and by the regression tests.
 A "client" is any callable pair that starts a session and answers a question and returns the
 API's JSON, so the same protocol runs over HTTP, the Django test client or the engine directly.
 """
